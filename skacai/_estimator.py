@@ -1,0 +1,848 @@
+"""ACAITransformer: the scikit-learn estimator around the ACAI networks."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import warnings
+from contextlib import contextmanager
+from numbers import Integral, Real
+from typing import ClassVar
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from skacai._networks import NetworkSpec, build_networks
+from skacai._sklearn_compat import Interval, StrOptions, _fit_context
+from skacai._training import TERM_NAMES, Networks, Optimizers, acai_losses, train_epoch
+
+# Rows per forward pass in transform / inverse_transform / interpolate / score:
+# bounds their memory without changing their results.
+_INFERENCE_BATCH_SIZE = 4096
+_FLOAT_DTYPES = (np.float64, np.float32)
+
+
+class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Adversarially Constrained Autoencoder Interpolation (ACAI) as a transformer.
+
+    ACAI (Berthelot et al., ICLR 2019) trains an autoencoder together with a
+    critic. The critic sees decoded mixtures of two latent codes and tries to
+    recover the mixing coefficient; the autoencoder is rewarded for decodings
+    that make the critic answer 0, i.e. that look like real data. The codes
+    (``transform``) tend to cluster and classify better than those of a plain
+    autoencoder, and decoded blends of two codes (``interpolate``) stay
+    realistic.
+
+    Each training step draws ``alpha ~ U[0, 1]`` per sample, folded onto
+    ``[0, 0.5]``, pairs each sample with its mirror in the batch, and updates
+    both networks from the same batch::
+
+        z = f(x);  x_hat = g(z);  x_mix = g(alpha z + (1 - alpha) z[::-1])
+        L_ae     = mean((x - x_hat)^2) + lambda mean(d(x_mix)^2)        # f, g
+        L_critic = mean((d(x_mix) - alpha)^2)
+                   + mean(d(gamma x + (1 - gamma) x_hat)^2)              # d
+
+    with ``lambda = adversarial_weight`` and ``gamma = critic_regularization``.
+
+    Parameters
+    ----------
+    n_components : int, default=32
+        Size of the latent code (the number of output features of
+        ``transform``).
+
+    hidden_layer_sizes : int or tuple of int, default=(512, 256)
+        Widths of the encoder's hidden layers, from the input inwards. The
+        decoder uses them in reverse order and the critic copies the encoder.
+        An empty tuple gives linear encoder and decoder.
+
+    adversarial_weight : float, default=0.5
+        ``lambda``: weight of the critic's verdict in the autoencoder's loss.
+        ``0`` trains exactly a plain autoencoder (the paper's baseline).
+
+    critic_regularization : float, default=0.2
+        ``gamma`` in ``[0, 1]``: the critic is also taught to output 0 on
+        ``gamma x + (1 - gamma) x_hat``, a blend of real data and its
+        reconstruction.
+
+    architecture : {"mlp"}, default="mlp"
+        Network family. ``"mlp"``: fully-connected layers with leaky ReLU
+        (slope 0.2) and a linear output layer, initialised as in the paper.
+
+    scaling : {"global", "feature"} or None, default="global"
+        How inputs are scaled before training; ``inverse_transform``,
+        ``interpolate`` and ``score_samples`` undo it, so they speak the
+        input's units.
+
+        - ``"global"``: subtract each feature's mean and divide all features
+          by one number, the root mean square of the features' standard
+          deviations. Keeps the features' relative scales (right for images)
+          and makes training independent of the data's overall scale and
+          offset.
+        - ``"feature"``: standardize each feature separately (for tabular data
+          whose columns have unrelated units).
+        - ``None``: use the data as given.
+
+    max_iter : int, default=100
+        Maximum number of epochs (passes over the training data) in ``fit``.
+
+    batch_size : int, default=128
+        Samples per training step; batches hold ``min(batch_size, n_samples)``
+        samples.
+
+    learning_rate_init : float, default=1e-3
+        Learning rate of both Adam optimisers (autoencoder and critic).
+
+    tol : float, default=1e-4
+        Training stops when the monitored quantity (the training
+        reconstruction error, or the validation score with
+        ``early_stopping=True``) has not improved by at least ``tol`` for
+        ``n_iter_no_change`` consecutive epochs.
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data, monitor its
+        reconstruction error, stop when it stops improving and keep the
+        weights of the best epoch.
+
+    validation_fraction : float, default=0.1
+        Share of the training data held out when ``early_stopping=True``.
+
+    n_iter_no_change : int, default=10
+        Epochs without an improvement of ``tol`` before training stops.
+
+    shuffle : bool, default=True
+        Shuffle the samples at each epoch.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, the mixing coefficients and the
+        validation split. An int gives the same model on every fit on CPU.
+        skacai never draws from (or reseeds) the global NumPy or torch random
+        state, not even with ``None``, which draws fresh operating-system
+        entropy.
+
+    verbose : int, default=0
+        Print the loss terms after each epoch when positive.
+
+    warm_start : bool, default=False
+        When True, ``fit`` continues from the current weights, optimiser state
+        and input scaling instead of starting anew.
+
+    device : str, default="auto"
+        Torch device to train and evaluate on: ``"auto"`` (CUDA when
+        available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+
+    Attributes
+    ----------
+    encoder_ : torch.nn.Module
+        The encoder ``f``: maps ``(n, n_features_in_)`` scaled inputs to
+        ``(n, n_components)`` codes.
+
+    decoder_ : torch.nn.Module
+        The decoder ``g``: maps ``(n, n_components)`` codes to
+        ``(n, n_features_in_)`` scaled inputs.
+
+    critic_ : torch.nn.Module
+        The critic ``d``: maps ``(n, n_features_in_)`` scaled inputs to
+        ``(n,)`` estimates of the mixing coefficient.
+
+    mean_ : ndarray of shape (n_features_in_,)
+        Per-feature offset subtracted before the encoder (zeros when
+        ``scaling=None``).
+
+    scale_ : ndarray of shape (n_features_in_,)
+        Per-feature divisor applied after ``mean_`` (ones when
+        ``scaling=None``).
+
+    n_iter_ : int
+        Number of epochs trained (summed over ``partial_fit`` calls and
+        warm-started fits).
+
+    loss_curve_ : list of float, length n_iter_
+        The autoencoder's loss ``L_ae`` averaged over each epoch.
+
+    history_ : dict of str to list of float
+        Per-epoch means of every loss term, each a list of length
+        ``n_iter_``: ``"loss"`` (``L_ae``, same as ``loss_curve_``),
+        ``"reconstruction"`` (``mean((x - x_hat)^2)``), ``"adversarial"``
+        (``mean(d(x_mix)^2)``), ``"critic"`` (``mean((d(x_mix) - alpha)^2)``)
+        and ``"critic_regularization"``
+        (``mean(d(gamma x + (1 - gamma) x_hat)^2)``), all on scaled inputs.
+
+    best_loss_ : float or None
+        Lowest training reconstruction error seen; None with
+        ``early_stopping=True``.
+
+    validation_scores_ : list of float or None
+        Per-epoch validation score (negative mean squared reconstruction error
+        on the held-out, scaled data) with ``early_stopping=True``, else None.
+
+    best_validation_score_ : float or None
+        Best of ``validation_scores_``; None without early stopping.
+
+    device_ : str
+        Device holding the networks. A model unpickled is on ``"cpu"``.
+
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit``; defined only when ``X`` has
+        feature names that are all strings.
+
+    See Also
+    --------
+    sklearn.decomposition.PCA : Linear dimensionality reduction.
+    sklearn.neural_network.MLPRegressor : Fully-connected networks in scikit-learn.
+
+    Notes
+    -----
+    Training runs in float32. ``transform``, ``inverse_transform`` and
+    ``interpolate`` return float32 for float32 input and float64 otherwise;
+    ``score_samples`` returns float64.
+
+    References
+    ----------
+    D. Berthelot, C. Raffel, A. Roy, I. Goodfellow. "Understanding and
+    Improving Interpolation in Autoencoders via an Adversarial Regularizer".
+    ICLR 2019. arXiv:1807.07543.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skacai import ACAITransformer
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> acai = ACAITransformer(n_components=8, max_iter=5, random_state=0)
+    >>> codes = acai.fit_transform(X)
+    >>> codes.shape
+    (1797, 8)
+    >>> acai.inverse_transform(codes).shape
+    (1797, 64)
+    >>> acai.interpolate(X[:3], X[3:6], n_steps=5).shape
+    (3, 5, 64)
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "adversarial_weight": [Interval(Real, 0, None, closed="left")],
+        "critic_regularization": [Interval(Real, 0, 1, closed="both")],
+        "architecture": [StrOptions({"mlp"})],
+        "scaling": [StrOptions({"global", "feature"}), None],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "device": [str],
+    }
+
+    def __init__(
+        self,
+        n_components=32,
+        *,
+        hidden_layer_sizes=(512, 256),
+        adversarial_weight=0.5,
+        critic_regularization=0.2,
+        architecture="mlp",
+        scaling="global",
+        max_iter=100,
+        batch_size=128,
+        learning_rate_init=1e-3,
+        tol=1e-4,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        shuffle=True,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        device="auto",
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.adversarial_weight = adversarial_weight
+        self.critic_regularization = critic_regularization
+        self.architecture = architecture
+        self.scaling = scaling
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.tol = tol
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.device = device
+
+    # ------------------------------------------------------------------ fitting
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the autoencoder and the critic on X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (dense, real-valued, finite).
+
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : ACAITransformer
+            The fitted transformer.
+        """
+        continuing = self.warm_start and hasattr(self, "encoder_")
+        rng = _random_state(self.random_state)
+        with _unchanged_on_error(self):
+            X = self._validate_input(X, reset=not continuing)
+            device = _resolve_device(self.device)
+            hidden_layer_sizes = self._hidden_layer_sizes()
+            X_train, X_val = self._split(X, rng)
+            if not continuing:
+                self._initialize(X_train, hidden_layer_sizes, rng, device)
+            self._reset_progress(monitored=True)
+        self._train(X_train, X_val, self.max_iter, device, stop_early=True)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train for one epoch (one pass) over X, e.g. one chunk of a larger set.
+
+        The first call initialises the model; its data also fixes the input
+        scaling (``mean_`` and ``scale_``), so it should be representative.
+        Later calls continue from the current weights and optimiser state.
+        ``early_stopping`` and ``warm_start`` do not apply.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (dense, real-valued, finite).
+
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : ACAITransformer
+            The updated transformer.
+        """
+        first_call = not hasattr(self, "encoder_")
+        with _unchanged_on_error(self):
+            X = self._validate_input(X, reset=first_call)
+            device = _resolve_device(self.device)
+            if first_call:
+                hidden_layer_sizes = self._hidden_layer_sizes()
+                rng = _random_state(self.random_state)
+                self._initialize(X, hidden_layer_sizes, rng, device)
+        self._train(X, None, 1, device, stop_early=False)
+        return self
+
+    def _validate_input(self, X, *, reset):
+        return validate_data(self, X, dtype=_FLOAT_DTYPES, reset=reset)
+
+    def _hidden_layer_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
+        if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
+            raise ValueError(
+                "hidden_layer_sizes must be a positive int or a sequence of positive "
+                f"ints, got {self.hidden_layer_sizes!r}."
+            )
+        return tuple(int(s) for s in sizes)
+
+    def _split(self, X, rng):
+        if not self.early_stopping:
+            return X, None
+        n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
+        if n_val < 1 or X.shape[0] - n_val < 1:
+            raise ValueError(
+                f"early_stopping=True needs at least one training and one validation "
+                f"sample; validation_fraction={self.validation_fraction} of "
+                f"{X.shape[0]} samples leaves none. Use more samples or "
+                "early_stopping=False."
+            )
+        return train_test_split(X, test_size=n_val, random_state=rng)
+
+    def _initialize(self, X, hidden_layer_sizes, rng, device):
+        """Fresh scaling statistics, networks, optimiser state and generator."""
+        self.mean_, self.scale_ = _scaling_statistics(X, self.scaling)
+        self._network_spec = NetworkSpec(
+            architecture=self.architecture,
+            n_features=X.shape[1],
+            n_components=self.n_components,
+            hidden_layer_sizes=hidden_layer_sizes,
+        )
+        init_generator = torch.Generator().manual_seed(_draw_seed(rng))
+        self.encoder_, self.decoder_, self.critic_ = build_networks(
+            self._network_spec, init_generator, device
+        )
+        self.device_ = str(device)
+        self._optimizer_states = None
+        self._generator_state = (
+            str(device),
+            torch.Generator(device=device).manual_seed(_draw_seed(rng)).get_state(),
+        )
+        self.n_iter_ = 0
+        self.loss_curve_ = []
+        self.history_ = {name: [] for name in ("loss", *TERM_NAMES)}
+        self._reset_progress(monitored=False)
+
+    def _reset_progress(self, *, monitored):
+        """Start the convergence bookkeeping of one fit (None when nothing is monitored)."""
+        validating = monitored and self.early_stopping
+        self.best_loss_ = np.inf if monitored and not validating else None
+        self.validation_scores_ = [] if validating else None
+        self.best_validation_score_ = -np.inf if validating else None
+
+    def _train(self, X, X_val, n_epochs, device, *, stop_early):
+        networks = self._networks_on(device)
+        optimizers = self._optimizers(networks)
+        generator = self._generator(device)
+        X_tensor = self._to_tensor(X, device)
+        X_val_tensor = None if X_val is None else self._to_tensor(X_val, device)
+        best_state = None
+        no_improvement = 0
+        converged = False
+        for module in networks:
+            module.train()
+        try:
+            for _ in range(n_epochs):
+                terms = train_epoch(
+                    networks,
+                    optimizers,
+                    X_tensor,
+                    batch_size=min(self.batch_size, X.shape[0]),
+                    shuffle=self.shuffle,
+                    generator=generator,
+                    adversarial_weight=self.adversarial_weight,
+                    critic_regularization=self.critic_regularization,
+                )
+                self._record(terms)
+                if not stop_early:
+                    continue
+                improved, no_improvement = self._track_progress(
+                    networks, X_val_tensor, terms, no_improvement
+                )
+                if improved and X_val_tensor is not None:
+                    best_state = _cpu_state(networks)
+                if no_improvement >= self.n_iter_no_change:
+                    converged = True
+                    break
+        finally:
+            for module in networks:
+                module.eval()
+            self._optimizer_states = tuple(opt.state_dict() for opt in optimizers)
+            self._generator_state = (str(device), generator.get_state())
+        if best_state is not None:
+            _load_state(networks, best_state)
+        if stop_early and not converged:
+            warnings.warn(
+                f"ACAITransformer stopped after max_iter={self.max_iter} epochs before "
+                "converging; increase max_iter if the loss is still falling.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+
+    def _record(self, terms):
+        loss = terms["reconstruction"] + self.adversarial_weight * terms["adversarial"]
+        self.n_iter_ += 1
+        self.loss_curve_.append(loss)
+        self.history_["loss"].append(loss)
+        for name in TERM_NAMES:
+            self.history_[name].append(terms[name])
+        if self.verbose:
+            parts = ", ".join(f"{name} = {terms[name]:.6f}" for name in TERM_NAMES)
+            print(f"Iteration {self.n_iter_}, loss = {loss:.6f} ({parts})")
+
+    def _track_progress(self, networks, X_val, terms, no_improvement):
+        """Update the best score; return (improved, epochs without improvement)."""
+        if X_val is None:
+            score, best = -terms["reconstruction"], -self.best_loss_
+        else:
+            with torch.no_grad():
+                for module in networks:
+                    module.eval()
+                reconstruction = networks.decoder(networks.encoder(X_val))
+                score = -float((reconstruction - X_val).square().mean())
+                for module in networks:
+                    module.train()
+            self.validation_scores_.append(score)
+            best = self.best_validation_score_
+        no_improvement = no_improvement + 1 if score < best + self.tol else 0
+        improved = score > best
+        if improved and X_val is None:
+            self.best_loss_ = -score
+        elif improved:
+            self.best_validation_score_ = score
+        return improved, no_improvement
+
+    def _networks_on(self, device):
+        networks = Networks(self.encoder_, self.decoder_, self.critic_)
+        if str(device) != self.device_:
+            for module in networks:
+                module.to(device)
+            self.device_ = str(device)
+        return networks
+
+    def _optimizers(self, networks):
+        fused = torch.device(self.device_).type in ("cpu", "cuda")
+        optimizers = Optimizers(
+            torch.optim.Adam(networks.autoencoder_parameters(), fused=fused),
+            torch.optim.Adam(networks.critic_parameters(), fused=fused),
+        )
+        if self._optimizer_states is not None:
+            for optimizer, state in zip(optimizers, self._optimizer_states, strict=True):
+                optimizer.load_state_dict(state)
+        for optimizer in optimizers:
+            for group in optimizer.param_groups:
+                group["lr"] = self.learning_rate_init
+        return optimizers
+
+    def _generator(self, device):
+        saved_device, state = self._generator_state
+        generator = torch.Generator(device=device)
+        if saved_device == str(device):
+            generator.set_state(state)
+        else:  # generator states do not transfer between device types
+            digest = hashlib.sha256(state.numpy().tobytes()).digest()
+            generator.manual_seed(int.from_bytes(digest[:8], "little") >> 1)
+        return generator
+
+    def _to_tensor(self, X, device):
+        scaled = ((X - self.mean_) / self.scale_).astype(np.float32)
+        return torch.from_numpy(scaled).to(device)
+
+    # -------------------------------------------------------------- inference
+
+    def transform(self, X):
+        """Encode X into latent codes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+            Data to encode.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_components)
+            Latent codes; float32 for float32 input, float64 otherwise.
+        """
+        check_is_fitted(self)
+        X = self._validate_input(X, reset=False)
+        return self._encode(X)
+
+    def inverse_transform(self, X):
+        """Decode latent codes back to the input space (in the input's units).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Latent codes, e.g. from ``transform`` or blends of them.
+
+        Returns
+        -------
+        X_reconstructed : ndarray of shape (n_samples, n_features_in_)
+            Decoded data; float32 for float32 codes, float64 otherwise.
+        """
+        check_is_fitted(self)
+        codes = check_array(X, dtype=_FLOAT_DTYPES, input_name="X")
+        n_components = self._network_spec.n_components
+        if codes.shape[1] != n_components:
+            raise ValueError(
+                f"inverse_transform expects codes with {n_components} columns "
+                f"(n_components of the fitted model), got {codes.shape[1]}; pass "
+                "the output of transform."
+            )
+        return self._decode(codes)
+
+    def interpolate(self, X_start, X_end, n_steps=None, *, alphas=None):
+        """Decode convex combinations of the codes of paired rows.
+
+        Row ``i`` of the result morphs ``X_start[i]`` into ``X_end[i]``::
+
+            result[i, k] = g((1 - alphas[k]) * f(X_start[i]) + alphas[k] * f(X_end[i]))
+
+        so ``alpha = 0`` decodes the start's code and ``alpha = 1`` the end's
+        (reconstructions, not the inputs themselves).
+
+        Parameters
+        ----------
+        X_start, X_end : array-like of shape (n_pairs, n_features_in_)
+            The pairs' two ends.
+
+        n_steps : int, default=None
+            Number of evenly spaced alphas from 0 to 1, endpoints included;
+            10 when neither ``n_steps`` nor ``alphas`` is given.
+
+        alphas : array-like of shape (n_steps,), default=None
+            Explicit mixing coefficients in ``[0, 1]`` (extrapolation outside
+            that range is refused). Give either ``n_steps`` or ``alphas``.
+
+        Returns
+        -------
+        frames : ndarray of shape (n_pairs, n_steps, n_features_in_)
+            Decoded frames in the input's units; float32 for float32
+            ``X_start``, float64 otherwise.
+        """
+        check_is_fitted(self)
+        alphas = _interpolation_alphas(n_steps, alphas)
+        X_start = self._validate_input(X_start, reset=False)
+        X_end = self._validate_input(X_end, reset=False)
+        if X_start.shape != X_end.shape:
+            raise ValueError(
+                f"X_start and X_end must have the same shape (one row per pair), got "
+                f"{X_start.shape} and {X_end.shape}."
+            )
+        X_end = X_end.astype(X_start.dtype, copy=False)
+        a = alphas.astype(X_start.dtype)[None, :, None]
+        codes = (1 - a) * self._encode(X_start)[:, None, :] + a * self._encode(X_end)[:, None, :]
+        n_pairs, n_alphas, n_components = codes.shape
+        frames = self._decode(codes.reshape(n_pairs * n_alphas, n_components))
+        return frames.reshape(n_pairs, n_alphas, -1)
+
+    def score_samples(self, X):
+        """Negative mean squared reconstruction error of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+            Data to reconstruct.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            ``-mean((x - inverse_transform(transform(x)))^2)`` over features, in
+            the input's units (float64). Higher is better.
+        """
+        check_is_fitted(self)
+        X = self._validate_input(X, reset=False)
+        reconstruction = self._decode(self._encode(X))
+        return -np.mean(np.square(X - reconstruction, dtype=np.float64), axis=1)
+
+    def score(self, X, y=None):
+        """Negative mean squared reconstruction error over X (higher is better).
+
+        This is what ``GridSearchCV`` maximises when no ``scoring`` is given.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+            Data to reconstruct.
+
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        score : float
+            Mean of ``score_samples(X)``.
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def _encode(self, X):
+        """X -> codes, computed batch by batch in X's precision (float32 or float64)."""
+        run = _Runner(self.encoder_, self.device_, X.dtype)
+
+        def encode(batch):
+            return run((batch - self.mean_) / self.scale_)
+
+        return _map_batches(encode, X, self._network_spec.n_components)
+
+    def _decode(self, codes):
+        """Codes -> data in the input's units, batch by batch in the codes' precision."""
+        run = _Runner(self.decoder_, self.device_, codes.dtype)
+
+        def decode(batch):
+            return run(batch) * self.scale_ + self.mean_
+
+        return _map_batches(decode, codes, self.n_features_in_)
+
+    @property
+    def _n_features_out(self):
+        """Number of output features, used by ``get_feature_names_out``."""
+        return self._network_spec.n_components
+
+    # ------------------------------------------------------------ persistence
+
+    def __getstate__(self):
+        """Pickle with every tensor on the CPU so the model loads anywhere."""
+        state = super().__getstate__()
+        for name in ("encoder_", "decoder_", "critic_"):
+            if name in state:
+                state[name] = _module_on_cpu(state[name])
+        if state.get("_optimizer_states") is not None:
+            state["_optimizer_states"] = _tensors_on_cpu(state["_optimizer_states"])
+        if "device_" in state:
+            state["device_"] = "cpu"
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    def _losses_on(self, X, alpha):
+        """ACAI's losses for one batch of (unscaled) X; for tests and diagnostics."""
+        networks = Networks(self.encoder_, self.decoder_, self.critic_)
+        x = self._to_tensor(check_array(X, dtype=_FLOAT_DTYPES), self.device_)
+        alpha = torch.as_tensor(alpha, dtype=torch.float32, device=self.device_)
+        return acai_losses(networks, x, alpha, self.adversarial_weight, self.critic_regularization)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+@contextmanager
+def _unchanged_on_error(estimator):
+    """Restore the estimator's attributes if validation or set-up fails."""
+    saved = dict(estimator.__dict__)
+    try:
+        yield
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(saved)
+        raise
+
+
+def _random_state(random_state):
+    """A private RandomState: seeded from ``random_state``, or from OS entropy for None.
+
+    ``check_random_state(None)`` would return NumPy's global generator, which
+    skacai promises never to draw from.
+    """
+    if random_state is None:
+        return np.random.RandomState(np.random.SeedSequence().generate_state(4))
+    return check_random_state(random_state)
+
+
+def _draw_seed(rng):
+    return int(rng.randint(0, 2**31 - 1))
+
+
+def _resolve_device(device):
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda' or 'cuda:N'."
+        ) from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available on this "
+            "machine; use device='cpu' or device='auto'."
+        )
+    return resolved
+
+
+def _scaling_statistics(X, scaling):
+    n_features = X.shape[1]
+    if scaling is None:
+        return np.zeros(n_features), np.ones(n_features)
+    X = X.astype(np.float64, copy=False)
+    mean = X.mean(axis=0)
+    std = X.std(axis=0)
+    if scaling == "global":
+        std = np.full(n_features, np.sqrt(np.mean(np.square(std))))
+    constant = std <= 10 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(mean))
+    return mean, np.where(constant, 1.0, std)
+
+
+def _interpolation_alphas(n_steps, alphas):
+    if alphas is None:
+        n_steps = 10 if n_steps is None else n_steps
+        if not isinstance(n_steps, Integral) or isinstance(n_steps, bool) or n_steps < 2:
+            raise ValueError(f"n_steps must be an int >= 2 (both ends), got {n_steps!r}.")
+        return np.linspace(0.0, 1.0, n_steps)
+    if n_steps is not None:
+        raise ValueError("Give either n_steps or alphas to interpolate, not both.")
+    alphas = check_array(alphas, ensure_2d=False, dtype=np.float64, input_name="alphas")
+    if alphas.ndim != 1:
+        raise ValueError(f"alphas must be 1-D, got shape {alphas.shape}.")
+    if np.any((alphas < 0) | (alphas > 1)):
+        raise ValueError(
+            "alphas must lie in [0, 1]: 0 decodes X_start's code, 1 X_end's; "
+            f"got values from {alphas.min()} to {alphas.max()}."
+        )
+    return alphas
+
+
+class _Runner:
+    """Evaluates a module on NumPy batches in a given precision, without changing it.
+
+    float64 batches run on float64 copies of the weights (an exact upcast), so
+    a sample's result does not depend on the other rows of its batch beyond
+    float64 rounding, as scikit-learn's invariance checks require; float32
+    batches use the weights as they are.
+    """
+
+    def __init__(self, module, device, dtype):
+        self.module = module
+        self.device = device
+        self.dtype = np.dtype(dtype)
+        self.parameters = None
+        if self.dtype == np.float64:
+            self.parameters = {
+                name: tensor.detach().double()
+                for name, tensor in (*module.named_parameters(), *module.named_buffers())
+            }
+
+    def __call__(self, batch):
+        x = torch.from_numpy(np.require(batch, self.dtype, ["C", "W"])).to(self.device)
+        with torch.inference_mode():
+            if self.parameters is None:
+                y = self.module(x)
+            else:
+                y = torch.func.functional_call(self.module, self.parameters, (x,))
+        return y.cpu().numpy()
+
+
+def _map_batches(function, X, n_out):
+    out = np.empty((X.shape[0], n_out), dtype=X.dtype)
+    for start in range(0, X.shape[0], _INFERENCE_BATCH_SIZE):
+        stop = start + _INFERENCE_BATCH_SIZE
+        out[start:stop] = function(X[start:stop])
+    return out
+
+
+def _cpu_state(networks):
+    return [
+        {k: v.detach().to("cpu", copy=True) for k, v in m.state_dict().items()} for m in networks
+    ]
+
+
+def _load_state(networks, states):
+    for module, state in zip(networks, states, strict=True):
+        module.load_state_dict(state)
+
+
+def _module_on_cpu(module):
+    if all(p.device.type == "cpu" for p in module.parameters()):
+        return module
+    return copy.deepcopy(module).to("cpu")
+
+
+def _tensors_on_cpu(value):
+    if isinstance(value, torch.Tensor):
+        return value.to("cpu")
+    if isinstance(value, dict):
+        return {k: _tensors_on_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_tensors_on_cpu(v) for v in value)
+    return value

@@ -1,0 +1,148 @@
+"""ACAI's losses and training loop as plain functions on tensors.
+
+The loop is split into short steps: :func:`train_epoch` -> :func:`train_step`
+-> :func:`acai_losses`. None of them touches an estimator; they take modules,
+optimisers and tensors and return named results.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+TERM_NAMES = ("reconstruction", "adversarial", "critic", "critic_regularization")
+
+
+class Networks(NamedTuple):
+    encoder: nn.Module
+    decoder: nn.Module
+    critic: nn.Module
+
+    def autoencoder_parameters(self) -> list[nn.Parameter]:
+        return [*self.encoder.parameters(), *self.decoder.parameters()]
+
+    def critic_parameters(self) -> list[nn.Parameter]:
+        return list(self.critic.parameters())
+
+
+class Optimizers(NamedTuple):
+    autoencoder: torch.optim.Optimizer
+    critic: torch.optim.Optimizer
+
+
+class LossTerms(NamedTuple):
+    """The four terms of ACAI's two losses (unweighted)."""
+
+    reconstruction: torch.Tensor  # mean((x - g(f(x)))^2)
+    adversarial: torch.Tensor  # mean(d(x_mix)^2)
+    critic: torch.Tensor  # mean((d(x_mix) - alpha)^2)
+    critic_regularization: torch.Tensor  # mean(d(gamma x + (1 - gamma) x_hat)^2)
+
+
+class Losses(NamedTuple):
+    autoencoder: torch.Tensor  # updates the encoder and decoder only
+    critic: torch.Tensor  # updates the critic only
+    terms: LossTerms
+
+
+def sample_alpha(n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """Mixing coefficients ``U[0, 1]`` folded onto ``[0, 0.5]`` as in the paper."""
+    alpha = torch.rand(n, generator=generator, device=device)
+    return 0.5 - (alpha - 0.5).abs()
+
+
+def acai_losses(
+    networks: Networks,
+    x: torch.Tensor,
+    alpha: torch.Tensor,
+    adversarial_weight: float,
+    critic_regularization: float,
+) -> Losses:
+    """ACAI's autoencoder and critic losses on one batch.
+
+    With ``lambda = adversarial_weight`` and ``gamma = critic_regularization``::
+
+        z = f(x);  x_hat = g(z);  z_mix = alpha z + (1 - alpha) z[::-1];  x_mix = g(z_mix)
+        L_ae     = mean((x - x_hat)^2) + lambda mean(d(x_mix)^2)
+        L_critic = mean((d(x_mix) - alpha)^2) + mean(d(gamma x + (1 - gamma) x_hat)^2)
+
+    The decoder and the critic each run once on the two halves stacked together.
+    When ``lambda == 0`` the adversarial term is left out of ``L_ae`` altogether,
+    so the autoencoder's gradients are exactly those of a plain autoencoder.
+    """
+    n = x.shape[0]
+    z = networks.encoder(x)
+    a = alpha.unsqueeze(1)
+    z_mix = a * z + (1.0 - a) * z.flip(0)
+    x_hat, x_mix = networks.decoder(torch.cat([z, z_mix])).split(n)
+    x_reg = critic_regularization * x + (1.0 - critic_regularization) * x_hat
+    critic_mix, critic_reg = networks.critic(torch.cat([x_mix, x_reg])).split(n)
+
+    terms = LossTerms(
+        reconstruction=(x - x_hat).square().mean(),
+        adversarial=critic_mix.square().mean(),
+        critic=(critic_mix - alpha).square().mean(),
+        critic_regularization=critic_reg.square().mean(),
+    )
+    autoencoder_loss = terms.reconstruction
+    if adversarial_weight != 0:
+        autoencoder_loss = autoencoder_loss + adversarial_weight * terms.adversarial
+    return Losses(autoencoder_loss, terms.critic + terms.critic_regularization, terms)
+
+
+def train_step(
+    networks: Networks,
+    optimizers: Optimizers,
+    x: torch.Tensor,
+    alpha: torch.Tensor,
+    adversarial_weight: float,
+    critic_regularization: float,
+) -> LossTerms:
+    """One simultaneous update of the autoencoder and the critic from one batch.
+
+    Each loss is differentiated with respect to its own parameters only, so the
+    critic's loss never reaches the encoder or decoder and the autoencoder's loss
+    never reaches the critic; both gradients are taken before either step.
+    """
+    losses = acai_losses(networks, x, alpha, adversarial_weight, critic_regularization)
+    ae_params = networks.autoencoder_parameters()
+    critic_params = networks.critic_parameters()
+    ae_grads = torch.autograd.grad(losses.autoencoder, ae_params, retain_graph=True)
+    critic_grads = torch.autograd.grad(losses.critic, critic_params)
+    for params, grads in ((ae_params, ae_grads), (critic_params, critic_grads)):
+        for param, grad in zip(params, grads, strict=True):
+            param.grad = grad
+    optimizers.autoencoder.step()
+    optimizers.critic.step()
+    return LossTerms(*(term.detach() for term in losses.terms))
+
+
+def train_epoch(
+    networks: Networks,
+    optimizers: Optimizers,
+    X: torch.Tensor,
+    *,
+    batch_size: int,
+    shuffle: bool,
+    generator: torch.Generator,
+    adversarial_weight: float,
+    critic_regularization: float,
+) -> dict[str, float]:
+    """One pass over ``X``; returns each loss term averaged over the samples."""
+    n = X.shape[0]
+    order = torch.randperm(n, generator=generator, device=generator.device) if shuffle else None
+    totals = torch.zeros(len(TERM_NAMES), device=X.device)
+    for start in range(0, n, batch_size):
+        if order is None:
+            x = X[start : start + batch_size]
+        else:
+            x = X[order[start : start + batch_size].to(X.device)]
+        alpha = sample_alpha(x.shape[0], generator, X.device)
+        terms = train_step(
+            networks, optimizers, x, alpha, adversarial_weight, critic_regularization
+        )
+        totals += torch.stack(terms) * x.shape[0]
+    means = (totals / n).tolist()  # the epoch's only host synchronisation
+    return dict(zip(TERM_NAMES, means, strict=True))
