@@ -1,0 +1,74 @@
+"""The README's usage example and the demo (the README's main job) actually run."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from skacai._demo import run_demo
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def readme_python_blocks():
+    text = (ROOT / "README.md").read_text()
+    return re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+
+
+def test_readme_usage_example_runs(capsys):
+    blocks = readme_python_blocks()
+    assert blocks, "the README has no python example"
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    accuracy = float(re.search(r"clustering accuracy: ([0-9.]+)", out).group(1))
+    assert accuracy > 0.5  # ten digit classes: chance is about 0.1
+    assert "(1797, 10) (1797, 64) (3, 7, 64)" in out
+
+
+def test_demo_compares_four_representations_and_autoencoders_reconstruct_better():
+    lines = []
+    rows = run_demo(max_iter=30, out=lines.append)
+    assert [row.method.split(" (")[0] for row in rows] == [
+        "raw pixels",
+        "PCA",
+        "plain autoencoder",
+        "ACAI",
+    ]
+    pca, plain, acai = rows[1], rows[2], rows[3]
+    assert acai.mse < 0.8 * pca.mse and plain.mse < 0.8 * pca.mse
+    for row in rows:
+        assert 0.5 < row.kmeans <= 1 and 0.8 < row.probe <= 1
+    assert any(line.startswith("ACAI (10)") for line in lines)
+
+
+def test_demo_command_line_saves_a_picture(tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "interpolation.png"
+    result = subprocess.run(
+        [sys.executable, "-m", "skacai", "demo", "--max-iter", "2", "--plot", str(png)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert "ACAI (10)" in result.stdout
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(png)
+    assert pixels.shape[0] > 300 and pixels.shape[1] > 300
+    assert np.ptp(pixels[..., :3]) > 0.5  # not a blank canvas
+
+
+def test_command_line_rejects_bad_arguments():
+    result = subprocess.run(
+        [sys.executable, "-m", "skacai", "demo", "--max-iter", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--max-iter must be at least 1" in result.stderr
