@@ -76,9 +76,7 @@ def run_demo(*, max_iter=60, random_state=0, plot=None, out=print):
     out(f"{'features':<26}{'KMeans acc':>11}{'probe acc':>11}{'recon MSE':>11}{'fit s':>8}")
     for row in rows:
         mse = "-" if row.mse == 0 else f"{row.mse:.3f}"
-        out(
-            f"{row.method:<26}{row.kmeans:>11.3f}{row.probe:>11.3f}{mse:>11}{row.seconds:>8.1f}"
-        )
+        out(f"{row.method:<26}{row.kmeans:>11.3f}{row.probe:>11.3f}{mse:>11}{row.seconds:>8.1f}")
     out(
         "KMeans acc: KMeans(10) fitted on the train features, test accuracy after Hungarian "
         "matching; "

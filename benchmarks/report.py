@@ -1,0 +1,44 @@
+"""Print the JSON lines written by ``mnist_eval.py`` as a Markdown table.
+
+Usage: ``python benchmarks/report.py benchmarks/results/defaults_sweep.jsonl``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+COLUMNS = [
+    ("run", lambda r: r["label"] or r["model"]),
+    ("epochs", lambda r: r.get("epochs") or r.get("params", {}).get("max_iter", "")),
+    ("KMeans, whitened", lambda r: _pct(r.get("kmeans_accuracy"))),
+    ("KMeans, raw codes", lambda r: _pct(r.get("kmeans_accuracy_unwhitened"))),
+    ("probe", lambda r: _pct(r.get("probe_accuracy"))),
+    ("test MSE", lambda r: f"{r['test_mse']:.4f}" if "test_mse" in r else ""),
+    ("fit s", lambda r: f"{r['fit_seconds']:.0f}"),
+]
+
+
+def _pct(value):
+    return "" if value is None else f"{100 * value:.1f} %"
+
+
+def table(rows):
+    lines = ["| " + " | ".join(name for name, _ in COLUMNS) + " |"]
+    lines.append("|" + "---|" * len(COLUMNS))
+    for row in rows:
+        lines.append("| " + " | ".join(str(cell(row)) for _, cell in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    rows = [json.loads(line) for f in args.files for line in f.read_text().splitlines() if line]
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
