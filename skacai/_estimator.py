@@ -417,11 +417,12 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X_val_tensor = None if X_val is None else self._to_tensor(X_val, device)
         best_state = None
         no_improvement = 0
-        converged = False
+        converged = diverged = False
         for module in networks:
             module.train()
         try:
             for _ in range(n_epochs):
+                last_good = _snapshot(networks, optimizers)
                 terms = train_epoch(
                     networks,
                     optimizers,
@@ -432,6 +433,10 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     adversarial_weight=self.adversarial_weight,
                     critic_regularization=self.critic_regularization,
                 )
+                if not np.all(np.isfinite(list(terms.values()))):
+                    _restore(networks, optimizers, last_good)
+                    diverged = True
+                    break
                 self._record(terms)
                 if not stop_early:
                     continue
@@ -450,7 +455,17 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self._generator_state = (str(device), generator.get_state())
         if best_state is not None:
             _load_state(networks, best_state)
-        if stop_early and not converged:
+        if diverged:
+            kept = f"epoch {self.n_iter_}" if self.n_iter_ else "initialisation"
+            warnings.warn(
+                f"ACAITransformer's losses became non-finite in epoch {self.n_iter_ + 1}; "
+                f"training stopped and the weights from {kept} were kept. "
+                f"Lower learning_rate_init (now {self.learning_rate_init}) or check the "
+                "input's scale.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        elif stop_early and not converged:
             warnings.warn(
                 f"ACAITransformer stopped after max_iter={self.max_iter} epochs before "
                 "converging; increase max_iter if the loss is still falling.",
@@ -819,6 +834,21 @@ def _map_batches(function, X, n_out):
         stop = start + _INFERENCE_BATCH_SIZE
         out[start:stop] = function(X[start:stop])
     return out
+
+
+def _snapshot(networks, optimizers):
+    """Copies of the weights and optimiser states, to roll back a diverged epoch."""
+    return (
+        [copy.deepcopy(module.state_dict()) for module in networks],
+        [copy.deepcopy(optimizer.state_dict()) for optimizer in optimizers],
+    )
+
+
+def _restore(networks, optimizers, snapshot):
+    module_states, optimizer_states = snapshot
+    _load_state(networks, module_states)
+    for optimizer, state in zip(optimizers, optimizer_states, strict=True):
+        optimizer.load_state_dict(state)
 
 
 def _cpu_state(networks):

@@ -348,3 +348,24 @@ def test_reconstructs_digits_much_better_than_pca():
     pca_error = np.mean((X_test - pca.inverse_transform(pca.transform(X_test))) ** 2)
     # measured: 4.17 vs 6.48 (ratio 0.64)
     assert acai_error < 0.8 * pca_error
+
+
+def test_divergence_stops_training_and_keeps_the_last_finite_weights(blobs):
+    model = ACAITransformer(n_components=3, warm_start=True, **SMALL).fit(blobs)
+    codes = model.transform(blobs)
+    model.set_params(learning_rate_init=1e12, max_iter=20)
+    with pytest.warns(RuntimeWarning, match="non-finite in epoch 5; .* from epoch 4 were kept"):
+        model.fit(blobs)
+    assert model.n_iter_ == 4 and len(model.loss_curve_) == 4
+    np.testing.assert_array_equal(model.transform(blobs), codes)
+    # and the optimiser state was rolled back too: training resumes normally
+    model.set_params(learning_rate_init=1e-3, max_iter=2).fit(blobs)
+    assert model.n_iter_ == 6 and np.all(np.isfinite(model.transform(blobs)))
+
+
+def test_divergence_in_the_first_epoch_keeps_the_initial_weights(blobs):
+    model = ACAITransformer(n_components=3, learning_rate_init=1e12, **SMALL)
+    with pytest.warns(RuntimeWarning, match="from initialisation were kept"):
+        model.fit(blobs * 1e3)
+    assert model.n_iter_ == 0
+    assert np.all(np.isfinite(model.transform(blobs)))
