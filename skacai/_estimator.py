@@ -25,6 +25,9 @@ from skacai._training import TERM_NAMES, Networks, Optimizers, acai_losses, trai
 # bounds their memory without changing their results.
 _INFERENCE_BATCH_SIZE = 4096
 _FLOAT_DTYPES = (np.float64, np.float32)
+# Warnings from _train point at the user's call: _train <- fit/partial_fit <- the
+# _fit_context wrapper <- the caller.
+_USER_FRAME = 4
 
 
 class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -463,14 +466,14 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"Lower learning_rate_init (now {self.learning_rate_init}) or check the "
                 "input's scale.",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=_USER_FRAME,
             )
         elif stop_early and not converged:
             warnings.warn(
                 f"ACAITransformer stopped after max_iter={self.max_iter} epochs before "
                 "converging; increase max_iter if the loss is still falling.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=_USER_FRAME,
             )
 
     def _record(self, terms):

@@ -256,8 +256,9 @@ def test_early_stopping_needs_a_validation_sample():
 
 
 def test_convergence_warning_when_max_iter_is_reached(blobs):
-    with pytest.warns(ConvergenceWarning, match="max_iter=4"):
+    with pytest.warns(ConvergenceWarning, match="max_iter=4") as record:
         ACAITransformer(n_components=3, **SMALL).fit(blobs)
+    assert record[0].filename == __file__  # points at the caller, not at skacai
 
 
 @pytest.mark.filterwarnings("error::sklearn.exceptions.ConvergenceWarning")
