@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skacai._networks import NetworkSpec, build_networks
 from skacai._sklearn_compat import Interval, StrOptions, _fit_context
-from skacai._training import TERM_NAMES, Networks, Optimizers, acai_losses, train_epoch
+from skacai._training import TERM_NAMES, Networks, Optimizers, train_epoch
 
 # Rows per forward pass in transform / inverse_transform / interpolate / score:
 # bounds their memory without changing their results.
@@ -493,12 +493,8 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             score, best = -terms["reconstruction"], -self.best_loss_
         else:
             with torch.no_grad():
-                for module in networks:
-                    module.eval()
                 reconstruction = networks.decoder(networks.encoder(X_val))
-                score = -float((reconstruction - X_val).square().mean())
-                for module in networks:
-                    module.train()
+            score = -float((reconstruction - X_val).square().mean())
             self.validation_scores_.append(score)
             best = self.best_validation_score_
         no_improvement = no_improvement + 1 if score < best + self.tol else 0
@@ -713,13 +709,6 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
-
-    def _losses_on(self, X, alpha):
-        """ACAI's losses for one batch of (unscaled) X; for tests and diagnostics."""
-        networks = Networks(self.encoder_, self.decoder_, self.critic_)
-        x = self._to_tensor(check_array(X, dtype=_FLOAT_DTYPES), self.device_)
-        alpha = torch.as_tensor(alpha, dtype=torch.float32, device=self.device_)
-        return acai_losses(networks, x, alpha, self.adversarial_weight, self.critic_regularization)
 
 
 # ---------------------------------------------------------------- helpers
