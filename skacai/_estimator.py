@@ -447,7 +447,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     networks, X_val_tensor, terms, no_improvement
                 )
                 if improved and X_val_tensor is not None:
-                    best_state = _cpu_state(networks)
+                    best_state = _module_states(networks)
                 if no_improvement >= self.n_iter_no_change:
                     converged = True
                     break
@@ -828,10 +828,15 @@ def _map_batches(function, X, n_out):
     return out
 
 
+def _module_states(networks):
+    """Copies of the networks' weights (on their device)."""
+    return [copy.deepcopy(module.state_dict()) for module in networks]
+
+
 def _snapshot(networks, optimizers):
     """Copies of the weights and optimiser states, to roll back a diverged epoch."""
     return (
-        [copy.deepcopy(module.state_dict()) for module in networks],
+        _module_states(networks),
         [copy.deepcopy(optimizer.state_dict()) for optimizer in optimizers],
     )
 
@@ -841,12 +846,6 @@ def _restore(networks, optimizers, snapshot):
     _load_state(networks, module_states)
     for optimizer, state in zip(optimizers, optimizer_states, strict=True):
         optimizer.load_state_dict(state)
-
-
-def _cpu_state(networks):
-    return [
-        {k: v.detach().to("cpu", copy=True) for k, v in m.state_dict().items()} for m in networks
-    ]
 
 
 def _load_state(networks, states):
