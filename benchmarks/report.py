@@ -35,8 +35,11 @@ def table(rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--sort", action="store_true", help="group rows by run, then epochs")
     args = parser.parse_args(argv)
     rows = [json.loads(line) for f in args.files for line in f.read_text().splitlines() if line]
+    if args.sort:
+        rows.sort(key=lambda r: (r["label"], r.get("epochs") or 0))
     print(table(rows))
 
 
