@@ -44,7 +44,7 @@ def test_short_training_on_mnist_gives_useful_codes(mnist):
 
 @pytest.mark.slow
 def test_acai_codes_cluster_mnist_better_than_pca_and_raw_pixels(mnist):
-    """The paper's clustering protocol on all 60,000 training images (about 3 minutes)."""
+    """The paper's clustering protocol on all 60,000 training images (about 2 minutes)."""
     x_train, _, x_test, y_test = mnist
     model = ACAITransformer(max_iter=10, random_state=0).fit(x_train)
     acai = kmeans_accuracy(model.transform(x_train), model.transform(x_test), y_test)
