@@ -420,24 +420,29 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X_val_tensor = None if X_val is None else self._to_tensor(X_val, device)
         best_state = None
         no_improvement = 0
-        converged = diverged = False
+        converged = diverged = interrupted = False
         for module in networks:
             module.train()
         try:
             for _ in range(n_epochs):
-                last_good = _snapshot(networks, optimizers)
-                terms = train_epoch(
-                    networks,
-                    optimizers,
-                    X_tensor,
-                    batch_size=min(self.batch_size, X.shape[0]),
-                    shuffle=self.shuffle,
-                    generator=generator,
-                    adversarial_weight=self.adversarial_weight,
-                    critic_regularization=self.critic_regularization,
-                )
+                last_good = _snapshot(networks, optimizers, generator)
+                try:
+                    terms = train_epoch(
+                        networks,
+                        optimizers,
+                        X_tensor,
+                        batch_size=min(self.batch_size, X.shape[0]),
+                        shuffle=self.shuffle,
+                        generator=generator,
+                        adversarial_weight=self.adversarial_weight,
+                        critic_regularization=self.critic_regularization,
+                    )
+                except KeyboardInterrupt:
+                    _restore(networks, optimizers, generator, last_good)
+                    interrupted = True
+                    break
                 if not np.all(np.isfinite(list(terms.values()))):
-                    _restore(networks, optimizers, last_good)
+                    _restore(networks, optimizers, generator, last_good)
                     diverged = True
                     break
                 self._record(terms)
@@ -458,8 +463,16 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self._generator_state = (str(device), generator.get_state())
         if best_state is not None:
             _load_state(networks, best_state)
-        if diverged:
-            kept = f"epoch {self.n_iter_}" if self.n_iter_ else "initialisation"
+        kept = f"epoch {self.n_iter_}" if self.n_iter_ else "initialisation"
+        if interrupted:
+            warnings.warn(
+                f"ACAITransformer's training was interrupted (KeyboardInterrupt) in epoch "
+                f"{self.n_iter_ + 1}; the model keeps the weights from {kept} and can be "
+                "used, saved or trained further.",
+                UserWarning,
+                stacklevel=_USER_FRAME,
+            )
+        elif diverged:
             warnings.warn(
                 f"ACAITransformer's losses became non-finite in epoch {self.n_iter_ + 1}; "
                 f"training stopped and the weights from {kept} were kept. "
@@ -833,19 +846,21 @@ def _module_states(networks):
     return [copy.deepcopy(module.state_dict()) for module in networks]
 
 
-def _snapshot(networks, optimizers):
-    """Copies of the weights and optimiser states, to roll back a diverged epoch."""
+def _snapshot(networks, optimizers, generator):
+    """Copies of the weights, optimiser and generator states, to roll back an epoch."""
     return (
         _module_states(networks),
         [copy.deepcopy(optimizer.state_dict()) for optimizer in optimizers],
+        generator.get_state(),
     )
 
 
-def _restore(networks, optimizers, snapshot):
-    module_states, optimizer_states = snapshot
+def _restore(networks, optimizers, generator, snapshot):
+    module_states, optimizer_states, generator_state = snapshot
     _load_state(networks, module_states)
     for optimizer, state in zip(optimizers, optimizer_states, strict=True):
         optimizer.load_state_dict(state)
+    generator.set_state(generator_state)
 
 
 def _load_state(networks, states):

@@ -370,3 +370,30 @@ def test_divergence_in_the_first_epoch_keeps_the_initial_weights(blobs):
         model.fit(blobs * 1e3)
     assert model.n_iter_ == 0
     assert np.all(np.isfinite(model.transform(blobs)))
+
+
+def test_ctrl_c_keeps_the_last_completed_epoch_and_warns(blobs, monkeypatch):
+    import skacai._estimator as estimator_module
+
+    real_train_epoch = estimator_module.train_epoch
+    calls = []
+
+    def interrupted_in_third_epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            real_train_epoch(*args, **kwargs)  # the epoch's updates happen, then Ctrl-C
+            raise KeyboardInterrupt
+        return real_train_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(estimator_module, "train_epoch", interrupted_in_third_epoch)
+    params = {**SMALL, "max_iter": 10}
+    with pytest.warns(UserWarning, match="interrupted .* in epoch 3; .* from epoch 2"):
+        model = ACAITransformer(n_components=3, **params).fit(blobs)
+    monkeypatch.undo()
+    assert model.n_iter_ == 2 and len(model.loss_curve_) == 2
+    two_epochs = ACAITransformer(n_components=3, **{**params, "max_iter": 2}).fit(blobs)
+    np.testing.assert_array_equal(model.transform(blobs), two_epochs.transform(blobs))
+    # and training resumes exactly where two uninterrupted epochs would have left it
+    model.partial_fit(blobs)
+    two_epochs.partial_fit(blobs)
+    np.testing.assert_array_equal(model.transform(blobs), two_epochs.transform(blobs))
