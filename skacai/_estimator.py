@@ -207,6 +207,10 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     ``interpolate`` return float32 for float32 input and float64 otherwise;
     ``score_samples`` returns float64.
 
+    An epoch whose losses become non-finite, or that is interrupted with
+    Ctrl-C, is rolled back (weights, optimiser and generator state): training
+    stops with a warning and the model keeps the last completed epoch.
+
     References
     ----------
     D. Berthelot, C. Raffel, A. Roy, I. Goodfellow. "Understanding and
