@@ -7,7 +7,15 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from sklearn.utils import check_array, column_or_1d
 
-__all__ = ["clustering_accuracy", "kmeans_accuracy", "whiten"]
+__all__ = [
+    "clustering_accuracy",
+    "evaluate_lines",
+    "kmeans_accuracy",
+    "line_interpolation_scores",
+    "nearest_lines",
+    "smoothness_scores",
+    "whiten",
+]
 
 
 def clustering_accuracy(y_true, y_pred):
@@ -131,3 +139,174 @@ def kmeans_accuracy(
     kmeans = KMeans(n_clusters=n_clusters, n_init=10, random_state=random_state)
     kmeans.fit(codes_train)
     return clustering_accuracy(y_test, kmeans.predict(codes_test))
+
+
+def nearest_lines(images, *, chunk_size=1024):
+    """Cosine distance from each image to the nearest reference line, and that line's angle.
+
+    The reference bank is the paper's: 10,000 lines drawn by
+    :func:`skacai.datasets.draw_line` at angles ``linspace(0, 2 pi, 10000,
+    endpoint=False)``, at the images' size.
+
+    Parameters
+    ----------
+    images : array-like of shape (n_images, n_pixels) or (n_images, size, size)
+        Square single-channel images, values as :func:`~skacai.datasets.make_lines`
+        draws them (background -1).
+    chunk_size : int, default=1024
+        Images compared with the bank at a time (bounds memory).
+
+    Returns
+    -------
+    distances : ndarray of shape (n_images,)
+        ``1 - cos(image, nearest line)``.
+    angles : ndarray of shape (n_images,)
+        Angle of the nearest reference line, in radians.
+
+    Examples
+    --------
+    >>> from skacai.datasets import draw_line
+    >>> from skacai.metrics import nearest_lines
+    >>> distances, angles = nearest_lines(draw_line(1.0).reshape(1, -1))
+    >>> round(float(angles[0]), 3), bool(distances[0] < 1e-3)
+    (1.0, True)
+    """
+    from skacai.datasets import reference_lines
+
+    images = np.asarray(images, dtype=np.float64)
+    images = images.reshape(images.shape[0], -1)
+    size = round(np.sqrt(images.shape[1]))
+    if size * size != images.shape[1]:
+        raise ValueError(
+            f"images must be square: {images.shape[1]} pixels per image is not a square."
+        )
+    bank_angles, bank = reference_lines(size)
+    bank_unit = bank / np.linalg.norm(bank, axis=1, keepdims=True)
+    distances = np.empty(images.shape[0])
+    indices = np.empty(images.shape[0], dtype=np.int64)
+    for start in range(0, images.shape[0], chunk_size):
+        chunk = images[start : start + chunk_size]
+        norms = np.linalg.norm(chunk, axis=1, keepdims=True)
+        cosine = (chunk / np.where(norms == 0, 1, norms)) @ bank_unit.T
+        best = np.argmax(cosine, axis=1)
+        indices[start : start + chunk_size] = best
+        distances[start : start + chunk_size] = 1 - cosine[np.arange(len(chunk)), best]
+    return distances, bank_angles[indices]
+
+
+def smoothness_scores(angles):
+    """The paper's smoothness of each interpolation, from its frames' line angles.
+
+    For one interpolation with unwrapped angles ``theta_1..theta_N``:
+    ``max_n |theta_{n+1} - theta_n| / |theta_N - theta_1| - 1 / (N - 1)``, so 0
+    means perfectly even steps. NaN where the total change is below 1e-4.
+
+    Parameters
+    ----------
+    angles : array-like of shape (n_interpolations, n_frames)
+        Angle of each frame's nearest line (see :func:`nearest_lines`).
+
+    Returns
+    -------
+    scores : ndarray of shape (n_interpolations,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skacai.metrics import smoothness_scores
+    >>> smoothness_scores([np.linspace(0, 1, 5), [0, 0, 0, 1, 1]]).round(3)
+    array([0.  , 0.75])
+    """
+    angles = np.unwrap(np.atleast_2d(np.asarray(angles, dtype=np.float64)))
+    if angles.shape[1] < 2:
+        raise ValueError("smoothness needs at least two frames per interpolation.")
+    steps = np.abs(np.diff(angles, axis=1))
+    total = np.abs(angles[:, -1] - angles[:, 0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = steps.max(axis=1) / total - 1 / (angles.shape[1] - 1)
+    scores[total < 1e-4] = np.nan
+    return scores
+
+
+def line_interpolation_scores(frames):
+    """The lines benchmark's Mean Distance and Smoothness of a set of interpolations.
+
+    Parameters
+    ----------
+    frames : array-like of shape (n_interpolations, n_frames, n_pixels)
+        Decoded interpolations between pairs of line images, each frame a
+        square image (e.g. the output of ``ACAITransformer.interpolate``;
+        the paper uses 256 pairs of 16 frames, endpoints included).
+
+    Returns
+    -------
+    mean_distance : float
+        Mean over all frames of the cosine distance to the nearest reference
+        line (the paper reports it x 1e-3). Lower is better.
+    smoothness : float
+        Mean of :func:`smoothness_scores`, NaN scores counting as 0 in the sum
+        but staying in the count, as in the paper's code; NaN if all are NaN.
+        Lower is better.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skacai.datasets import draw_line
+    >>> from skacai.metrics import line_interpolation_scores
+    >>> frames = np.array([[draw_line(a).ravel() for a in np.linspace(0.5, 2.0, 16)]])
+    >>> distance, smoothness = line_interpolation_scores(frames)
+    >>> bool(distance < 1e-3), bool(smoothness < 0.05)
+    (True, True)
+    """
+    frames = np.asarray(frames, dtype=np.float64)
+    if frames.ndim < 3:
+        raise ValueError(
+            f"frames must have shape (n_interpolations, n_frames, n_pixels), got {frames.shape}."
+        )
+    n_interpolations, n_frames = frames.shape[:2]
+    distances, angles = nearest_lines(frames.reshape(n_interpolations * n_frames, -1))
+    scores = smoothness_scores(angles.reshape(n_interpolations, n_frames))
+    valid = ~np.isnan(scores)
+    smoothness = float(np.sum(scores[valid]) / scores.size) if valid.any() else float("nan")
+    return float(np.mean(distances)), smoothness
+
+
+def evaluate_lines(transformer, n_pairs=256, n_frames=16, *, random_state=0):
+    """Score a fitted transformer on the lines benchmark, as in the paper.
+
+    Draws ``2 * n_pairs`` fresh lines with :func:`skacai.datasets.make_lines`,
+    pairs them, decodes ``n_frames`` interpolations per pair (endpoints
+    included) with ``transformer.interpolate`` and returns
+    :func:`line_interpolation_scores` of the result.
+
+    Parameters
+    ----------
+    transformer : fitted estimator with ``interpolate(X_start, X_end, n_steps)``
+        E.g. an :class:`~skacai.ACAITransformer` fitted on ``make_lines`` data
+        of the same image size.
+    n_pairs : int, default=256
+        Number of interpolations (the paper uses 256).
+    n_frames : int, default=16
+        Frames per interpolation (the paper uses 16).
+    random_state : int, RandomState instance or None, default=0
+        Seeds the test lines.
+
+    Returns
+    -------
+    mean_distance : float
+        The paper reports it x 1e-3; lower is better.
+    smoothness : float
+        Lower is better.
+    """
+    from skacai.datasets import make_lines
+
+    n_features = getattr(transformer, "n_features_in_", 1024)
+    image_size = round(np.sqrt(n_features))
+    if image_size * image_size != n_features:
+        raise ValueError(
+            f"the transformer was fitted on {n_features} features, not on square "
+            "line images; fit it on skacai.datasets.make_lines data."
+        )
+    lines, _ = make_lines(2 * n_pairs, image_size=image_size, random_state=random_state)
+    frames = transformer.interpolate(lines[:n_pairs], lines[n_pairs:], n_steps=n_frames)
+    return line_interpolation_scores(frames)
