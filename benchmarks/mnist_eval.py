@@ -27,17 +27,15 @@ from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-from skacai import ACAITransformer
+from skacai import ACAITransformer, datasets
 from skacai.metrics import kmeans_accuracy
 
 DEFAULT_MNIST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist.npz"
 
 
 def load_mnist(path, n_train):
-    data = np.load(path)
-    x_train = data["x_train"][:n_train].reshape(-1, 784).astype(np.float32) / 255
-    x_test = data["x_test"].reshape(-1, 784).astype(np.float32) / 255
-    return x_train, data["y_train"][:n_train], x_test, data["y_test"]
+    x_train, y_train, x_test, y_test = datasets.load_mnist(path)
+    return x_train[:n_train], y_train[:n_train], x_test, y_test
 
 
 def probe_accuracy(codes_train, y_train, codes_test, y_test):

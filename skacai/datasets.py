@@ -1,18 +1,31 @@
-"""Data sets that ship with skacai or are generated on the fly (NumPy only; no torch).
+"""Data sets: generated, bundled, or read from files the user has (NumPy only; no torch).
 
 :func:`make_lines` draws the synthetic lines of the ACAI paper's interpolation
-benchmark.
+benchmark; :func:`load_mnist` reads MNIST from a local file (skacai never
+downloads anything); :func:`load_digits_images` gives scikit-learn's bundled
+digits as images in [0, 1].
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 import math
+from pathlib import Path
 
 import numpy as np
+from sklearn.datasets import load_digits
 from sklearn.utils import check_random_state
 
-__all__ = ["draw_line", "make_lines"]
+__all__ = ["draw_line", "load_digits_images", "load_mnist", "make_lines"]
+
+MNIST_IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte.gz",
+    "y_train": "train-labels-idx1-ubyte.gz",
+    "x_test": "t10k-images-idx3-ubyte.gz",
+    "y_test": "t10k-labels-idx1-ubyte.gz",
+}
+_IDX_MAGIC = {2051: 3, 2049: 1}  # images have 3 dimensions, labels 1
 
 
 def draw_line(angle, image_size=32, thickness=2.0):
@@ -128,3 +141,122 @@ def reference_lines(image_size=32, n_angles=10_000):
     images = np.stack([draw_line(a, image_size).ravel() for a in angles])
     angles.flags.writeable = images.flags.writeable = False
     return angles, images
+
+
+def load_mnist(path, *, as_float=True):
+    """Read MNIST from a file you have: an ``.npz`` or a folder of the original IDX files.
+
+    skacai downloads nothing. ``path`` is either an ``.npz`` file holding the
+    arrays ``x_train``, ``y_train``, ``x_test``, ``y_test`` (as
+    ``keras.datasets.mnist`` saves them), or a folder holding the four original
+    files ``train-images-idx3-ubyte.gz``, ``train-labels-idx1-ubyte.gz``,
+    ``t10k-images-idx3-ubyte.gz`` and ``t10k-labels-idx1-ubyte.gz``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.npz`` file or the folder of IDX files.
+    as_float : bool, default=True
+        Return images as float32 in ``[0, 1]``, flattened to
+        ``(n, height * width)`` for scikit-learn. False returns the stored
+        uint8 arrays unchanged, shaped ``(n, height, width)``.
+
+    Returns
+    -------
+    X_train, y_train, X_test, y_test : ndarray
+        Images and uint8 labels (60,000 and 10,000 for the real MNIST).
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` (or one of the four IDX files) does not exist; the
+        message says what to put where.
+    ValueError
+        When the file is not MNIST-formatted (missing arrays, a bad IDX header,
+        image and label counts that differ).
+
+    Examples
+    --------
+    >>> from skacai.datasets import load_mnist
+    >>> load_mnist("no/such/mnist.npz")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: MNIST not found at no/such/mnist.npz. ...
+    """
+    path = Path(path)
+    if path.is_dir():
+        missing = [name for name in MNIST_IDX_FILES.values() if not (path / name).exists()]
+        if missing:
+            raise FileNotFoundError(
+                f"MNIST IDX files missing in {path}: {', '.join(missing)}. Put the four "
+                f"original files ({', '.join(MNIST_IDX_FILES.values())}) there, or pass "
+                "the path of an .npz file with x_train, y_train, x_test, y_test."
+            )
+        arrays = {key: _read_idx(path / name) for key, name in MNIST_IDX_FILES.items()}
+    elif path.exists():
+        with np.load(path, allow_pickle=False) as data:
+            missing = [key for key in MNIST_IDX_FILES if key not in data.files]
+            if missing:
+                raise ValueError(
+                    f"{path} is not an MNIST .npz: it lacks {', '.join(missing)} "
+                    f"(it holds {', '.join(data.files) or 'nothing'})."
+                )
+            arrays = {key: data[key] for key in MNIST_IDX_FILES}
+    else:
+        raise FileNotFoundError(
+            f"MNIST not found at {path}. skacai downloads nothing: put an .npz file "
+            "with arrays x_train, y_train, x_test, y_test there (e.g. saved from "
+            "keras.datasets.mnist), or pass a folder holding the four original IDX "
+            f"files ({', '.join(MNIST_IDX_FILES.values())})."
+        )
+    for split in ("train", "test"):
+        images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise ValueError(
+                f"MNIST {split} split: expected images (n, height, width) and labels "
+                f"(n,), got {images.shape} and {labels.shape}."
+            )
+    if as_float:
+        for key in ("x_train", "x_test"):
+            images = arrays[key]
+            arrays[key] = images.reshape(len(images), -1).astype(np.float32) / 255
+    return arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]
+
+
+def _read_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    magic = int.from_bytes(data[:4], "big")
+    if magic not in _IDX_MAGIC:
+        raise ValueError(f"{path} is not an MNIST IDX file (magic number {magic}).")
+    n_dims = _IDX_MAGIC[magic]
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(n_dims))
+    offset = 4 + 4 * n_dims
+    expected = int(np.prod(shape))
+    if len(data) - offset != expected:
+        raise ValueError(
+            f"{path} is truncated or corrupt: its header announces {expected} bytes "
+            f"of data, it holds {len(data) - offset}."
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(shape)
+
+
+def load_digits_images():
+    """scikit-learn's bundled digits as images in [0, 1], ready for ACAI.
+
+    Returns
+    -------
+    X : ndarray of shape (1797, 64), float32
+        Flattened 8x8 images (``image_shape=(1, 8, 8)``), pixel values / 16.
+    y : ndarray of shape (1797,)
+        Digit labels.
+
+    Examples
+    --------
+    >>> from skacai.datasets import load_digits_images
+    >>> X, y = load_digits_images()
+    >>> X.shape, float(X.min()), float(X.max())
+    ((1797, 64), 0.0, 1.0)
+    """
+    X, y = load_digits(return_X_y=True)
+    return (X / 16).astype(np.float32), y

@@ -8,6 +8,7 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 
 from skacai import ACAITransformer
+from skacai.datasets import load_mnist
 from skacai.metrics import kmeans_accuracy
 
 MNIST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist.npz"
@@ -17,10 +18,7 @@ MNIST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist.
 def mnist():
     if not MNIST.exists():
         pytest.skip(f"MNIST not found at {MNIST} (the project's shared data folder)")
-    data = np.load(MNIST)
-    x_train = data["x_train"].reshape(-1, 784).astype(np.float32) / 255
-    x_test = data["x_test"].reshape(-1, 784).astype(np.float32) / 255
-    return x_train, data["y_train"], x_test, data["y_test"]
+    return load_mnist(MNIST)
 
 
 def pca_mse(x_train, x_test, k):
