@@ -3,7 +3,7 @@
 #   make test   - create .venv, install skacai with its test tools, run the test suite
 #
 # torch is installed first, pinned, so that pip never resolves the package's open
-# `torch>=2.2` range to a multi-GB CUDA build on a CPU machine. Override as needed:
+# `torch>=2.4` range to a multi-GB CUDA build on a CPU machine. Override as needed:
 #   make test TORCH_SPEC="torch==2.5.1" TORCH_INDEX=https://download.pytorch.org/whl/cpu
 PYTHON ?= python3
 VENV ?= .venv
