@@ -125,8 +125,12 @@ def make_lines(n_samples=1000, *, image_size=32, random_state=None):
     if not isinstance(image_size, (int, np.integer)) or image_size < 4:
         raise ValueError(f"image_size must be an int >= 4, got {image_size!r}.")
     angles = check_random_state(random_state).uniform(0, 2 * np.pi, n_samples)
-    X = np.stack([draw_line(a, image_size).ravel() for a in angles])
-    return X, angles
+    return _draw_lines(angles, image_size), angles
+
+
+def _draw_lines(angles, image_size):
+    """Flattened line images, one row per angle."""
+    return np.stack([draw_line(a, image_size).ravel() for a in angles])
 
 
 @functools.lru_cache(maxsize=4)
@@ -138,7 +142,7 @@ def reference_lines(image_size=32, n_angles=10_000):
     second or two.
     """
     angles = np.linspace(0, 2 * np.pi, n_angles, endpoint=False)
-    images = np.stack([draw_line(a, image_size).ravel() for a in angles])
+    images = _draw_lines(angles, image_size)
     angles.flags.writeable = images.flags.writeable = False
     return angles, images
 
