@@ -88,7 +88,8 @@ def main(argv=None):
             codes_test = model.transform(x_test)
             base["model"] = f"PCA({args.n_components})"
         seconds = time.perf_counter() - start
-        print(json.dumps(score(base, model, codes_train, codes_test, data, seconds)), flush=True)
+        result = score(base, model, codes_train, codes_test, data, seconds, args.seed)
+        print(json.dumps(result), flush=True)
         return
     hidden = tuple(int(h) for h in args.hidden.split(",") if h)
     checkpoints = [int(c) for c in args.checkpoints.split(",") if c] or [args.epochs]
@@ -114,21 +115,25 @@ def main(argv=None):
         seconds += time.perf_counter() - start
         done = model.n_iter_
         codes_train, codes_test = model.transform(x_train), model.transform(x_test)
-        result = score({**base, "epochs": done}, model, codes_train, codes_test, data, seconds)
+        result = score(
+            {**base, "epochs": done}, model, codes_train, codes_test, data, seconds, args.seed
+        )
         print(json.dumps(result), flush=True)
 
 
-def score(result, model, codes_train, codes_test, data, seconds):
+def score(result, model, codes_train, codes_test, data, seconds, seed):
     """Add test MSE, KMeans (whitened and not) and probe accuracy to ``result``."""
     _, y_train, x_test, y_test = data
     result = dict(result, fit_seconds=round(seconds, 1))
     if model is not None:
         reconstruction = model.inverse_transform(codes_test)
         result["test_mse"] = float(np.mean((reconstruction - x_test) ** 2))
-        result["kmeans_accuracy"] = kmeans_accuracy(codes_train, codes_test, y_test)
+        result["kmeans_accuracy"] = kmeans_accuracy(
+            codes_train, codes_test, y_test, random_state=seed
+        )
         result["probe_accuracy"] = probe_accuracy(codes_train, y_train, codes_test, y_test)
     result["kmeans_accuracy_unwhitened"] = kmeans_accuracy(
-        codes_train, codes_test, y_test, whiten_codes=False
+        codes_train, codes_test, y_test, whiten_codes=False, random_state=seed
     )
     return result
 

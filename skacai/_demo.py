@@ -30,7 +30,7 @@ class Row:
     method: str
     kmeans: float
     probe: float
-    mse: float
+    mse: float | None  # None for raw pixels, which are not reconstructed
     seconds: float
 
 
@@ -38,7 +38,7 @@ def evaluate(name, model, X_train, X_test, y_train, y_test):
     """Fit ``model`` (None: raw pixels) and score its features on the test split."""
     start = time.perf_counter()
     if model is None:
-        train, test, mse = X_train, X_test, 0.0
+        train, test, mse = X_train, X_test, None
     else:
         train = model.fit(X_train).transform(X_train)
         test = model.transform(X_test)
@@ -82,7 +82,7 @@ def run_demo(*, max_iter=60, random_state=0, plot=None, out=print):
         ]
     out(f"{'features':<26}{'KMeans acc':>11}{'probe acc':>11}{'recon MSE':>11}{'fit s':>8}")
     for row in rows:
-        mse = "-" if row.mse == 0 else f"{row.mse:.3f}"
+        mse = "-" if row.mse is None else f"{row.mse:.3f}"
         out(f"{row.method:<26}{row.kmeans:>11.3f}{row.probe:>11.3f}{mse:>11}{row.seconds:>8.1f}")
     out(
         "KMeans acc: KMeans(10) fitted on the train features, test accuracy after Hungarian "
