@@ -141,6 +141,12 @@ def kmeans_accuracy(
     return clustering_accuracy(y_test, kmeans.predict(codes_test))
 
 
+def _square_side(n_pixels):
+    """The side of a square image of ``n_pixels`` pixels, or None if there is none."""
+    side = round(np.sqrt(n_pixels))
+    return side if side * side == n_pixels else None
+
+
 def nearest_lines(images, *, chunk_size=1024):
     """Cosine distance from each image to the nearest reference line, and that line's angle.
 
@@ -175,8 +181,8 @@ def nearest_lines(images, *, chunk_size=1024):
 
     images = np.asarray(images, dtype=np.float64)
     images = images.reshape(images.shape[0], -1)
-    size = round(np.sqrt(images.shape[1]))
-    if size * size != images.shape[1]:
+    size = _square_side(images.shape[1])
+    if size is None:
         raise ValueError(
             f"images must be square: {images.shape[1]} pixels per image is not a square."
         )
@@ -301,8 +307,8 @@ def evaluate_lines(transformer, n_pairs=256, n_frames=16, *, random_state=0):
     from skacai.datasets import make_lines
 
     n_features = getattr(transformer, "n_features_in_", 1024)
-    image_size = round(np.sqrt(n_features))
-    if image_size * image_size != n_features:
+    image_size = _square_side(n_features)
+    if image_size is None:
         raise ValueError(
             f"the transformer was fitted on {n_features} features, not on square "
             "line images; fit it on skacai.datasets.make_lines data."
