@@ -2,14 +2,11 @@
 
 import gzip
 import hashlib
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from skacai.datasets import MNIST_IDX_FILES, load_digits_images, load_mnist
-
-SHARED_MNIST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist.npz"
 
 
 def fake_mnist(rng, n_train=6, n_test=4):
@@ -85,10 +82,8 @@ def test_mismatched_image_and_label_counts_are_refused(tmp_path):
         load_mnist(tmp_path / "m.npz")
 
 
-def test_real_mnist_loads_byte_for_byte():
-    if not SHARED_MNIST.exists():
-        pytest.skip(f"MNIST not found at {SHARED_MNIST}")
-    x_train, y_train, x_test, y_test = load_mnist(SHARED_MNIST, as_float=False)
+def test_real_mnist_loads_byte_for_byte(mnist_path):
+    x_train, y_train, x_test, y_test = load_mnist(mnist_path, as_float=False)
     # md5 sums of the official release, from the shared data's README
     expected = {
         "6510e85a72c3e9475c492d559d3770d2": x_train,

@@ -98,10 +98,8 @@ def test_undefined_smoothness_counts_as_zero_but_stays_in_the_mean():
 
 @pytest.fixture(scope="module")
 def pairs():
-    _, start = make_lines(256, random_state=0)
-    _, end = make_lines(256, random_state=1)
-    starts = np.stack([draw_line(a).ravel() for a in start])
-    ends = np.stack([draw_line(a).ravel() for a in end])
+    starts, start = make_lines(256, random_state=0)
+    ends, end = make_lines(256, random_state=1)
     return start, end, starts, ends
 
 

@@ -1,7 +1,5 @@
 """Quality on real MNIST (skipped when ../shared/data/mnist.npz is not there)."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from sklearn.decomposition import PCA
@@ -11,14 +9,10 @@ from skacai import ACAITransformer
 from skacai.datasets import load_mnist
 from skacai.metrics import kmeans_accuracy
 
-MNIST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist.npz"
-
 
 @pytest.fixture(scope="module")
-def mnist():
-    if not MNIST.exists():
-        pytest.skip(f"MNIST not found at {MNIST} (the project's shared data folder)")
-    return load_mnist(MNIST)
+def mnist(mnist_path):
+    return load_mnist(mnist_path)
 
 
 def pca_mse(x_train, x_test, k):
