@@ -72,9 +72,40 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ``gamma x + (1 - gamma) x_hat``, a blend of real data and its
         reconstruction.
 
-    architecture : {"mlp"}, default="mlp"
-        Network family. ``"mlp"``: fully-connected layers with leaky ReLU
-        (slope 0.2) and a linear output layer, initialised as in the paper.
+    architecture : {"mlp", "conv"}, default="mlp"
+        Network family; both use leaky ReLU (slope 0.2), linear output layers
+        and the paper's initialisation.
+
+        - ``"mlp"``: fully-connected layers of ``hidden_layer_sizes``.
+        - ``"conv"``: the paper's convolutional networks for images of
+          ``image_shape`` (average pooling down, nearest-neighbour upsampling
+          up, ``conv_width`` and ``n_scales``). The latent code is a grid of
+          ``latent_channels x (height / 2**n_scales) x (width / 2**n_scales)``
+          flattened to ``n_components`` values, so ``n_components`` must be a
+          multiple of the grid's cell count.
+
+    image_shape : tuple of int or None, default=None
+        ``(channels, height, width)`` or ``(height, width)`` of the images
+        whose flattened pixels are the rows of X, in C-order (channel first:
+        use ``images.transpose(0, 3, 1, 2).reshape(n, -1)`` for
+        channel-last arrays). Its product must equal ``n_features``. Used by
+        ``architecture="conv"``; None reads each row as a one-row image (a
+        1-D signal, convolved and pooled along its length only), so give the
+        shape for images. Spatial sizes that are not multiples of
+        ``2**n_scales`` are padded inside the networks (with zeros, i.e. the
+        mean pixel after scaling; MNIST's 28x28 becomes 32x32 as in the
+        paper) and the padding is cropped off the output.
+
+    conv_width : int, default=16
+        ``architecture="conv"`` only: filters in the first scale, doubled at
+        each following scale (the paper's ``depth``: 16 for MNIST and the
+        lines, 64 for SVHN and CIFAR-10).
+
+    n_scales : int, default=3
+        ``architecture="conv"`` only: how many times the encoder halves the
+        image (the decoder doubles it back). The paper uses 3 for MNIST
+        (32x32 to a 4x4 latent grid; ``n_components=32`` is 4x4x2 and 256 is
+        4x4x16) and 4 for the lines (2x2x16, ``n_components=64``).
 
     scaling : {"global", "feature"} or None, default="global"
         How inputs are scaled before training; ``inverse_transform``,
@@ -189,6 +220,10 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     device_ : str
         Device holding the networks. A model unpickled is on ``"cpu"``.
 
+    image_shape_ : tuple of int or None
+        ``(channels, height, width)`` the convolutional networks read X as;
+        the validated ``image_shape`` (None for ``"mlp"`` without one).
+
     n_features_in_ : int
         Number of features seen during ``fit``.
 
@@ -237,7 +272,10 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "adversarial_weight": [Interval(Real, 0, None, closed="left")],
         "critic_regularization": [Interval(Real, 0, 1, closed="both")],
-        "architecture": [StrOptions({"mlp"})],
+        "architecture": [StrOptions({"mlp", "conv"})],
+        "image_shape": ["array-like", None],
+        "conv_width": [Interval(Integral, 1, None, closed="left")],
+        "n_scales": [Interval(Integral, 0, None, closed="left")],
         "scaling": [StrOptions({"global", "feature"}), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -261,6 +299,9 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         adversarial_weight=0.5,
         critic_regularization=0.2,
         architecture="mlp",
+        image_shape=None,
+        conv_width=16,
+        n_scales=3,
         scaling="global",
         max_iter=100,
         batch_size=128,
@@ -280,6 +321,9 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.adversarial_weight = adversarial_weight
         self.critic_regularization = critic_regularization
         self.architecture = architecture
+        self.image_shape = image_shape
+        self.conv_width = conv_width
+        self.n_scales = n_scales
         self.scaling = scaling
         self.max_iter = max_iter
         self.batch_size = batch_size
@@ -372,6 +416,31 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
         return tuple(int(s) for s in sizes)
 
+    def _image_shape(self, n_features):
+        """The validated ``(channels, height, width)``, or None for an MLP without one."""
+        shape = self.image_shape
+        if shape is None:
+            if self.architecture != "conv":
+                return None
+            return (1, 1, n_features)
+        shape = tuple(shape)
+        valid = len(shape) in (2, 3) and all(
+            isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in shape
+        )
+        if not valid:
+            raise ValueError(
+                "image_shape must be (channels, height, width) or (height, width) "
+                f"with positive ints, got {self.image_shape!r}."
+            )
+        shape = tuple(int(s) for s in ((1, *shape) if len(shape) == 2 else shape))
+        if np.prod(shape) != n_features:
+            raise ValueError(
+                f"image_shape={self.image_shape!r} describes {int(np.prod(shape))} "
+                f"values per sample but X has {n_features} features. Give the shape "
+                "of one image, with channels * height * width == n_features."
+            )
+        return shape
+
     def _split(self, X, rng):
         if not self.early_stopping:
             return X, None
@@ -387,17 +456,31 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _initialize(self, X, hidden_layer_sizes, rng, device):
         """Fresh scaling statistics, networks, optimiser state and generator."""
-        self.mean_, self.scale_ = _scaling_statistics(X, self.scaling)
-        self._network_spec = NetworkSpec(
+        image_shape = self._image_shape(X.shape[1])
+        network_spec = NetworkSpec(
             architecture=self.architecture,
             n_features=X.shape[1],
             n_components=self.n_components,
             hidden_layer_sizes=hidden_layer_sizes,
+            image_shape=image_shape,
+            conv_width=self.conv_width,
+            n_scales=self.n_scales,
         )
         init_generator = torch.Generator().manual_seed(_draw_seed(rng))
-        self.encoder_, self.decoder_, self.critic_ = build_networks(
-            self._network_spec, init_generator, device
-        )
+        # Raises ValueError for an impossible geometry, before anything is set.
+        try:
+            networks = build_networks(network_spec, init_generator, device)
+        except ValueError as error:
+            if self.architecture == "conv" and self.image_shape is None:
+                raise ValueError(
+                    f"{error} image_shape=None reads each row as a 1-D signal; for "
+                    "images pass image_shape=(channels, height, width)."
+                ) from None
+            raise
+        self.encoder_, self.decoder_, self.critic_ = networks
+        self.mean_, self.scale_ = _scaling_statistics(X, self.scaling)
+        self.image_shape_ = image_shape
+        self._network_spec = network_spec
         self.device_ = str(device)
         self._optimizer_states = None
         self._generator_state = (

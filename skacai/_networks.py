@@ -1,8 +1,10 @@
 """The three ACAI networks: encoder f, decoder g and critic d.
 
 Each architecture lives in a small builder that returns plain ``torch.nn.Module``
-objects; the estimator only ever calls :func:`build_networks`. The paper's
-convolutional architecture will be added here as a second builder.
+objects; the estimator only ever calls :func:`build_networks`. Every module
+takes and returns flat ``(n, n_features)`` / ``(n, n_components)`` tensors, so
+the training loop and the estimator do not depend on the architecture: the
+convolutional modules reshape, pad and crop inside.
 """
 
 from __future__ import annotations
@@ -24,7 +26,67 @@ class NetworkSpec:
     architecture: str
     n_features: int
     n_components: int
-    hidden_layer_sizes: tuple[int, ...]
+    hidden_layer_sizes: tuple[int, ...] = ()
+    # Convolutional architecture only (defaults keep older pickles loadable).
+    image_shape: tuple[int, int, int] | None = None
+    conv_width: int = 16
+    n_scales: int = 3
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """How a ``(channels, height, width)`` image maps onto the conv networks.
+
+    Spatial axes longer than one pixel are padded at the end to a multiple of
+    ``2 ** n_scales`` and halved ``n_scales`` times; an axis of length one (a
+    1-D signal stored as a one-row image) is left alone. The latent code is a
+    ``(latent_channels, *latent_grid)`` array, flattened channel-first.
+    """
+
+    image_shape: tuple[int, int, int]
+    n_scales: int
+    n_components: int
+
+    @property
+    def pooled_axes(self) -> tuple[bool, bool]:
+        return tuple(size > 1 for size in self.image_shape[1:])
+
+    @property
+    def padded_shape(self) -> tuple[int, int]:
+        step = 2**self.n_scales
+        return tuple(
+            -(-size // step) * step if pooled else size
+            for size, pooled in zip(self.image_shape[1:], self.pooled_axes, strict=True)
+        )
+
+    @property
+    def latent_grid(self) -> tuple[int, int]:
+        step = 2**self.n_scales
+        return tuple(
+            size // step if pooled else size
+            for size, pooled in zip(self.padded_shape, self.pooled_axes, strict=True)
+        )
+
+    @property
+    def latent_channels(self) -> int:
+        return self.n_components // math.prod(self.latent_grid)
+
+    @property
+    def pool_kernel(self) -> tuple[int, int]:
+        return tuple(2 if pooled else 1 for pooled in self.pooled_axes)
+
+    def check(self) -> None:
+        """Raise ValueError when ``n_components`` does not fill the latent grid."""
+        cells = math.prod(self.latent_grid)
+        if self.n_components % cells:
+            options = ", ".join(str(cells * k) for k in (1, 2, 4, 8, 16))
+            raise ValueError(
+                f"architecture='conv' with image_shape={self.image_shape} and "
+                f"n_scales={self.n_scales} has a latent grid of "
+                f"{self.latent_grid[0]}x{self.latent_grid[1]} = {cells} cells, so "
+                f"n_components must be a multiple of {cells} (got "
+                f"{self.n_components}); e.g. {options}, or change n_scales."
+            )
 
 
 class MLP(nn.Module):
@@ -61,7 +123,91 @@ def _mlp_networks(spec: NetworkSpec) -> tuple[nn.Module, nn.Module, nn.Module]:
     return MLP(encoder_sizes), MLP(decoder_sizes), Critic(MLP(encoder_sizes))
 
 
-_BUILDERS = {"mlp": _mlp_networks}
+def _conv(n_in: int, n_out: int, kernel: int) -> nn.Conv2d:
+    return nn.Conv2d(n_in, n_out, kernel, padding="same")
+
+
+class _LeakyReLU(nn.LeakyReLU):
+    def __init__(self):
+        super().__init__(LEAKY_SLOPE)
+
+
+class ConvEncoder(nn.Module):
+    """The paper's encoder: flat pixels -> padded image -> conv stack -> flat code.
+
+    ``conv1x1(width)``; per scale ``s``: two ``conv3x3(width << s)`` with leaky
+    ReLU, then 2x2 average pooling; ``conv3x3(width << n_scales)`` with leaky
+    ReLU; ``conv3x3(latent_channels)`` without activation.
+    """
+
+    def __init__(self, geometry: ConvGeometry, width: int):
+        super().__init__()
+        self.geometry = geometry
+        channels = geometry.image_shape[0]
+        layers: list[nn.Module] = [_conv(channels, width, 1)]
+        n_in = width
+        for scale in range(geometry.n_scales):
+            n_out = width << scale
+            layers += [_conv(n_in, n_out, 3), _LeakyReLU(), _conv(n_out, n_out, 3), _LeakyReLU()]
+            layers.append(nn.AvgPool2d(geometry.pool_kernel))
+            n_in = n_out
+        n_out = width << geometry.n_scales
+        layers += [_conv(n_in, n_out, 3), _LeakyReLU(), _conv(n_out, geometry.latent_channels, 3)]
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        geometry = self.geometry
+        image = x.reshape(x.shape[0], *geometry.image_shape)
+        (height, width), (padded_height, padded_width) = (
+            geometry.image_shape[1:],
+            geometry.padded_shape,
+        )
+        if (height, width) != (padded_height, padded_width):
+            # Zero is the mean pixel after scaling, as the paper's -1 was its background.
+            image = nn.functional.pad(image, (0, padded_width - width, 0, padded_height - height))
+        return self.layers(image).flatten(start_dim=1)
+
+
+class ConvDecoder(nn.Module):
+    """The paper's decoder, mirroring :class:`ConvEncoder`; crops the padding off.
+
+    Per scale ``s`` from ``n_scales - 1`` down to 0: two ``conv3x3(width << s)``
+    with leaky ReLU, then nearest-neighbour upsampling by 2;
+    ``conv3x3(width)`` with leaky ReLU; ``conv3x3(channels)`` without activation.
+    """
+
+    def __init__(self, geometry: ConvGeometry, width: int):
+        super().__init__()
+        self.geometry = geometry
+        layers: list[nn.Module] = []
+        n_in = geometry.latent_channels
+        for scale in reversed(range(geometry.n_scales)):
+            n_out = width << scale
+            layers += [_conv(n_in, n_out, 3), _LeakyReLU(), _conv(n_out, n_out, 3), _LeakyReLU()]
+            layers.append(nn.Upsample(scale_factor=geometry.pool_kernel, mode="nearest"))
+            n_in = n_out
+        layers += [_conv(n_in, width, 3), _LeakyReLU(), _conv(width, geometry.image_shape[0], 3)]
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        geometry = self.geometry
+        grid = z.reshape(z.shape[0], geometry.latent_channels, *geometry.latent_grid)
+        height, width = geometry.image_shape[1:]
+        image = self.layers(grid)[:, :, :height, :width]
+        return image.flatten(start_dim=1)
+
+
+def _conv_networks(spec: NetworkSpec) -> tuple[nn.Module, nn.Module, nn.Module]:
+    geometry = ConvGeometry(spec.image_shape, spec.n_scales, spec.n_components)
+    geometry.check()
+    return (
+        ConvEncoder(geometry, spec.conv_width),
+        ConvDecoder(geometry, spec.conv_width),
+        Critic(ConvEncoder(geometry, spec.conv_width)),
+    )
+
+
+_BUILDERS = {"mlp": _mlp_networks, "conv": _conv_networks}
 
 
 def build_networks(
@@ -86,8 +232,8 @@ def build_networks(
 def _init_weights(module: nn.Module, generator: torch.Generator) -> None:
     """The paper's initialisation: N(0, 1 / ((1 + 0.2^2) fan_in)), zero biases."""
     for layer in module.modules():
-        if isinstance(layer, nn.Linear):
-            fan_in = layer.weight.shape[1]
+        if isinstance(layer, nn.Linear | nn.Conv2d):
+            fan_in = layer.weight[0].numel()
             std = 1.0 / math.sqrt((1.0 + LEAKY_SLOPE**2) * fan_in)
             with torch.no_grad():
                 layer.weight.normal_(0.0, std, generator=generator)

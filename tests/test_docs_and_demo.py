@@ -13,9 +13,19 @@ from skacai._demo import run_demo
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def readme_python_blocks():
-    text = (ROOT / "README.md").read_text()
+def readme_python_blocks(path="README.md"):
+    text = (ROOT / path).read_text()
     return re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+
+
+@pytest.mark.parametrize("path", ["docs/user_guide.md", "docs/lines_benchmark.md"])
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_self_contained_doc_examples_run(path):
+    """Blocks that start with an import are complete programs: run them."""
+    blocks = [block for block in readme_python_blocks(path) if block.startswith("from ")]
+    assert blocks, f"{path} has no self-contained example"
+    for block in blocks:
+        exec(compile(block, path, "exec"), {})
 
 
 def test_readme_usage_example_runs(capsys):

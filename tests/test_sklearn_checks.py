@@ -21,6 +21,12 @@ ESTIMATORS = [
     ACAITransformer(n_components=2, **FAST),
     ACAITransformer(n_components=2, adversarial_weight=0.0, scaling="feature", **FAST),
     ACAITransformer(n_components=3, scaling=None, early_stopping=True, **FAST),
+    # The paper's convolutional networks, reading each row as a one-row image.
+    # Several checks force n_components=1: 5 scales pool up to 32 features into
+    # a single latent cell.
+    ACAITransformer(
+        n_components=2, architecture="conv", conv_width=2, n_scales=5, max_iter=3, batch_size=16
+    ),
 ]
 
 
@@ -43,6 +49,8 @@ def test_sklearn_compatible_estimator(estimator, check):
     ],
     ids=lambda check: check.__name__,
 )
-def test_opt_in_checks(check):
+@pytest.mark.parametrize("architecture", ["mlp", "conv"])
+def test_opt_in_checks(check, architecture):
     pytest.importorskip("pandas")
-    check("ACAITransformer", ACAITransformer(n_components=2, **FAST))
+    conv = {"architecture": "conv", "n_scales": 5} if architecture == "conv" else {}
+    check("ACAITransformer", ACAITransformer(n_components=2, **conv, **FAST))
