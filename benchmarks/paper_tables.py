@@ -18,6 +18,7 @@ Examples::
 
     python benchmarks/paper_tables.py table1 --samples 131072 --lr 1e-3
     python benchmarks/paper_tables.py mnist --samples 65536 --lr 1e-3 --latent 32 256
+    python benchmarks/paper_tables.py mnist --models ACAI --latent 32 --checkpoints 65536,262144
     python benchmarks/paper_tables.py table1 --report benchmarks/results/paper_tables.jsonl
 """
 
@@ -51,25 +52,27 @@ PAPER = {
 MODELS = {"plain AE": 0.0, "ACAI": 0.5}
 
 
-def train_on_budget(model, X, n_samples, seed, chunk=4096):
-    """``partial_fit`` on shuffled chunks until ``n_samples`` samples were seen.
+def train_on_budget(model, X, checkpoints, seed, chunk=4096):
+    """``partial_fit`` on shuffled chunks; yields at each checkpoint (samples seen).
 
-    Returns the training wall time in seconds (data shuffling included).
+    Yields ``(samples_seen, training_seconds)`` with both counted from the start
+    (data shuffling included in the time, evaluation excluded).
     """
     rng = np.random.default_rng(seed)
     seen, order, seconds = 0, np.empty(0, dtype=int), 0.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        while seen < n_samples:
-            if order.size == 0:
-                order = rng.permutation(len(X))
-            take = min(chunk, n_samples - seen, order.size)
-            batch, order = order[:take], order[take:]
-            start = time.perf_counter()
-            model.partial_fit(X[batch])
-            seconds += time.perf_counter() - start
-            seen += take
-    return seconds
+    for checkpoint in checkpoints:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            while seen < checkpoint:
+                if order.size == 0:
+                    order = rng.permutation(len(X))
+                take = min(chunk, checkpoint - seen, order.size)
+                batch, order = order[:take], order[take:]
+                start = time.perf_counter()
+                model.partial_fit(X[batch])
+                seconds += time.perf_counter() - start
+                seen += take
+        yield seen, seconds
 
 
 def conv_model(n_components, n_scales, adversarial_weight, args):
@@ -87,11 +90,11 @@ def conv_model(n_components, n_scales, adversarial_weight, args):
     )
 
 
-def budget_record(args, name, seconds):
+def budget_record(args, name, samples, seconds):
     return {
         "model": name,
-        "samples": args.samples,
-        "paper_fraction": args.samples / PAPER_BUDGET,
+        "samples": samples,
+        "paper_fraction": samples / PAPER_BUDGET,
         "fit_seconds": round(seconds, 1),
         "lr": args.lr,
         "batch_size": args.batch_size,
@@ -106,18 +109,18 @@ def run_table1(args):
     X, _ = datasets.make_lines(args.n_train, image_size=args.image_size, random_state=args.seed)
     X = X.astype(np.float32)
     records = []
-    for name, weight in MODELS.items():
-        model = conv_model(64, 4, weight, args)
-        seconds = train_on_budget(model, X, args.samples, args.seed)
-        distance, smoothness = evaluate_lines(model, random_state=args.seed + 1)
-        record = {"table": 1, **budget_record(args, name, seconds)}
-        record.update(
-            mean_distance_x1e3=round(distance * 1e3, 3),
-            smoothness=round(smoothness, 3),
-            reconstruction_mse=round(-model.score(X[:4096]), 5),
-        )
-        emit(record, args.out)
-        records.append(record)
+    for name in args.models:
+        model = conv_model(64, 4, MODELS[name], args)
+        for samples, seconds in train_on_budget(model, X, args.checkpoints, args.seed):
+            distance, smoothness = evaluate_lines(model, random_state=args.seed + 1)
+            record = {"table": 1, **budget_record(args, name, samples, seconds)}
+            record.update(
+                mean_distance_x1e3=round(distance * 1e3, 3),
+                smoothness=round(smoothness, 3),
+                reconstruction_mse=round(-model.score(X[:4096]), 5),
+            )
+            emit(record, args.out)
+            records.append(record)
     return records
 
 
@@ -126,20 +129,24 @@ def run_mnist(args):
     x_train, x_test = x_train.astype(np.float32), x_test.astype(np.float32)
     records = []
     for latent in args.latent:
-        for name, weight in MODELS.items():
-            model = conv_model(latent, 3, weight, args)
-            seconds = train_on_budget(model, x_train, args.samples, args.seed)
-            codes_train, codes_test = model.transform(x_train), model.transform(x_test)
-            record = {"table": "2+3", "latent": latent, **budget_record(args, name, seconds)}
-            record.update(
-                probe_accuracy=round(probe_accuracy(codes_train, y_train, codes_test, y_test), 4),
-                kmeans_accuracy=round(
-                    kmeans_accuracy(codes_train, codes_test, y_test, random_state=args.seed), 4
-                ),
-                test_mse=round(-model.score(x_test), 5),
-            )
-            emit(record, args.out)
-            records.append(record)
+        for name in args.models:
+            model = conv_model(latent, 3, MODELS[name], args)
+            for samples, seconds in train_on_budget(model, x_train, args.checkpoints, args.seed):
+                codes_train, codes_test = model.transform(x_train), model.transform(x_test)
+                record = {"table": "2+3", "latent": latent}
+                record.update(budget_record(args, name, samples, seconds))
+                record.update(
+                    probe_accuracy=round(
+                        probe_accuracy(codes_train, y_train, codes_test, y_test), 4
+                    ),
+                    kmeans_accuracy=round(
+                        kmeans_accuracy(codes_train, codes_test, y_test, random_state=args.seed),
+                        4,
+                    ),
+                    test_mse=round(-model.score(x_test), 5),
+                )
+                emit(record, args.out)
+                records.append(record)
     return records
 
 
@@ -207,6 +214,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["table1", "mnist", "table2", "table3"])
     parser.add_argument("--samples", type=int, default=2**17, help="training samples per model")
+    parser.add_argument(
+        "--checkpoints",
+        type=lambda text: [int(n) for n in text.split(",")],
+        help="comma-separated sample counts at which to evaluate along one run "
+        "(overrides --samples), e.g. 65536,131072,262144",
+    )
+    parser.add_argument(
+        "--models", nargs="+", choices=list(MODELS), default=list(MODELS), help="default: both"
+    )
     parser.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (paper: 1e-4)")
     parser.add_argument("--batch-size", type=int, default=64, help="paper: 64")
     parser.add_argument("--conv-width", type=int, default=16, help="paper: 16")
@@ -220,6 +236,7 @@ def main(argv=None):
     parser.add_argument("--report", type=Path, help="print the tables of this JSONL file only")
     args = parser.parse_args(argv)
     which = {"table1": "1", "mnist": "23", "table2": "2", "table3": "3"}[args.command]
+    args.checkpoints = sorted(args.checkpoints or [args.samples])
     if args.report:
         records = [json.loads(line) for line in args.report.read_text().splitlines() if line]
     else:

@@ -47,3 +47,18 @@ def test_table1_trains_and_scores_both_models(tmp_path):
     assert [r["model"] for r in records] == ["plain AE", "ACAI"]
     assert all(r["samples"] == 256 and r["fit_seconds"] > 0 for r in records)
     assert "Table 1: lines" in printed
+    out.unlink()
+    run(
+        "table1",
+        "--checkpoints",
+        "64,192",
+        "--models",
+        "ACAI",
+        "--n-train",
+        "128",
+        "--out",
+        str(out),
+    )
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["model"], r["samples"]) for r in records] == [("ACAI", 64), ("ACAI", 192)]
+    assert records[0]["fit_seconds"] < records[1]["fit_seconds"]

@@ -84,8 +84,14 @@ def test_the_file_holds_weights_not_the_training_data(X):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_model_fitted_on_gpu_loads_on_a_cpu_only_process(X, tmp_path):
-    model = ACAITransformer(n_components=4, device="cuda", **FAST).fit(X)
+@pytest.mark.parametrize("architecture", ["mlp", "conv"])
+def test_model_fitted_on_gpu_loads_on_a_cpu_only_process(X, tmp_path, architecture):
+    conv = (
+        {"architecture": "conv", "image_shape": (3, 4), "n_scales": 1}
+        if architecture == "conv"
+        else {}
+    )
+    model = ACAITransformer(n_components=4, device="cuda", **FAST, **conv).fit(X)
     assert model.device_.startswith("cuda")
     path = tmp_path / "gpu_model.joblib"
     joblib.dump(model, path)
