@@ -132,6 +132,11 @@ class _LeakyReLU(nn.LeakyReLU):
         super().__init__(LEAKY_SLOPE)
 
 
+def _conv_pair(n_in: int, n_out: int) -> list[nn.Module]:
+    """The paper's per-scale block: two ``conv3x3(n_out)``, each with leaky ReLU."""
+    return [_conv(n_in, n_out, 3), _LeakyReLU(), _conv(n_out, n_out, 3), _LeakyReLU()]
+
+
 class ConvEncoder(nn.Module):
     """The paper's encoder: flat pixels -> padded image -> conv stack -> flat code.
 
@@ -148,8 +153,7 @@ class ConvEncoder(nn.Module):
         n_in = width
         for scale in range(geometry.n_scales):
             n_out = width << scale
-            layers += [_conv(n_in, n_out, 3), _LeakyReLU(), _conv(n_out, n_out, 3), _LeakyReLU()]
-            layers.append(nn.AvgPool2d(geometry.pool_kernel))
+            layers += [*_conv_pair(n_in, n_out), nn.AvgPool2d(geometry.pool_kernel)]
             n_in = n_out
         n_out = width << geometry.n_scales
         layers += [_conv(n_in, n_out, 3), _LeakyReLU(), _conv(n_out, geometry.latent_channels, 3)]
@@ -158,10 +162,8 @@ class ConvEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         geometry = self.geometry
         image = x.reshape(x.shape[0], *geometry.image_shape)
-        (height, width), (padded_height, padded_width) = (
-            geometry.image_shape[1:],
-            geometry.padded_shape,
-        )
+        height, width = geometry.image_shape[1:]
+        padded_height, padded_width = geometry.padded_shape
         if (height, width) != (padded_height, padded_width):
             # Zero is the mean pixel after scaling, as the paper's -1 was its background.
             image = nn.functional.pad(image, (0, padded_width - width, 0, padded_height - height))
@@ -183,8 +185,10 @@ class ConvDecoder(nn.Module):
         n_in = geometry.latent_channels
         for scale in reversed(range(geometry.n_scales)):
             n_out = width << scale
-            layers += [_conv(n_in, n_out, 3), _LeakyReLU(), _conv(n_out, n_out, 3), _LeakyReLU()]
-            layers.append(nn.Upsample(scale_factor=geometry.pool_kernel, mode="nearest"))
+            layers += [
+                *_conv_pair(n_in, n_out),
+                nn.Upsample(scale_factor=geometry.pool_kernel, mode="nearest"),
+            ]
             n_in = n_out
         layers += [_conv(n_in, width, 3), _LeakyReLU(), _conv(width, geometry.image_shape[0], 3)]
         self.layers = nn.Sequential(*layers)

@@ -13,7 +13,7 @@ from skacai._demo import run_demo
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def readme_python_blocks(path="README.md"):
+def python_blocks(path="README.md"):
     text = (ROOT / path).read_text()
     return re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
 
@@ -22,14 +22,14 @@ def readme_python_blocks(path="README.md"):
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_self_contained_doc_examples_run(path):
     """Blocks that start with an import are complete programs: run them."""
-    blocks = [block for block in readme_python_blocks(path) if block.startswith("from ")]
+    blocks = [block for block in python_blocks(path) if block.startswith("from ")]
     assert blocks, f"{path} has no self-contained example"
     for block in blocks:
         exec(compile(block, path, "exec"), {})
 
 
 def test_readme_usage_example_runs(capsys):
-    blocks = readme_python_blocks()
+    blocks = python_blocks()
     assert blocks, "the README has no python example"
     for block in blocks:
         exec(compile(block, "README.md", "exec"), {})
