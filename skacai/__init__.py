@@ -1,7 +1,6 @@
 """skacai: adversarially constrained autoencoders (ACAI) as scikit-learn transformers."""
 
 from skacai._estimator import ACAITransformer
-
-__version__ = "0.1.0"
+from skacai._version import __version__
 
 __all__ = ["ACAITransformer", "__version__"]

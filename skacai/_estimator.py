@@ -17,6 +17,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from skacai import _persistence
 from skacai._networks import NetworkSpec, build_networks
 from skacai._sklearn_compat import Interval, StrOptions, _fit_context
 from skacai._training import TERM_NAMES, Networks, Optimizers, train_epoch
@@ -793,9 +794,119 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # ------------------------------------------------------------ persistence
 
+    def save(self, path):
+        """Write the model to a file that loads without running any code.
+
+        The file is a `safetensors <https://huggingface.co/docs/safetensors>`_
+        file: the networks' weights, the optimisers' state, the input scaling
+        and the training generator's state as raw arrays, and a JSON
+        description of the parameters, the other fitted attributes and the
+        skacai, torch and scikit-learn versions that wrote it, all covered by a
+        SHA-256 checksum. Unlike a pickle, reading it cannot execute code, so it
+        is the format to exchange models in. Everything is stored on the CPU,
+        and a reloaded model transforms identically and keeps training exactly
+        where this one stopped.
+
+        The write is atomic: the data go to a temporary file in the same folder
+        that replaces ``path`` only once complete, so an interrupted save never
+        leaves a half-written or damaged model at ``path``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            File to write (``.safetensors`` is a good suffix); an existing file
+            is replaced. Its folder must exist.
+
+        Raises
+        ------
+        TypeError
+            If a parameter holds a value the format cannot record (anything
+            but numbers, strings, None, tuples, lists and ``RandomState``
+            instances), e.g. a callable.
+
+        See Also
+        --------
+        load : Read a file written by ``save``.
+
+        Examples
+        --------
+        >>> import pathlib, tempfile
+        >>> import numpy as np
+        >>> from skacai import ACAITransformer
+        >>> X = np.random.default_rng(0).normal(size=(100, 8))
+        >>> model = ACAITransformer(n_components=3, max_iter=5, random_state=0).fit(X)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = pathlib.Path(folder) / "model.safetensors"
+        ...     model.save(path)
+        ...     loaded = ACAITransformer.load(path)
+        >>> bool(np.array_equal(loaded.transform(X), model.transform(X)))
+        True
+        """
+        _persistence.save(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """Read a model written by ``save``, without executing anything in the file.
+
+        The model is returned on the CPU (``device_ == "cpu"``), with its
+        parameters, fitted attributes, optimiser and generator states as
+        saved: ``partial_fit`` and ``warm_start`` continue exactly where the
+        saved model stopped.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file written by ``ACAITransformer.save``.
+
+        Returns
+        -------
+        model : ACAITransformer
+            The saved model (unfitted if it was saved unfitted).
+
+        Raises
+        ------
+        FileNotFoundError
+            If there is no file at ``path``.
+        skacai.exceptions.ModelFileError
+            (a ``ValueError``) If the file is not a skacai model (e.g. a
+            pickle, which is refused, never unpickled), is truncated, corrupted
+            or modified after it was saved (checksum mismatch), or was written
+            in a newer format than this skacai reads.
+
+        Warns
+        -----
+        skacai.exceptions.VersionMismatchWarning
+            If the file was written under other skacai, torch or scikit-learn
+            versions than the running ones.
+
+        Examples
+        --------
+        >>> import pathlib, tempfile
+        >>> import numpy as np
+        >>> from skacai import ACAITransformer
+        >>> X = np.random.default_rng(0).normal(size=(100, 8))
+        >>> model = ACAITransformer(n_components=3, max_iter=5, random_state=0).fit(X)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = pathlib.Path(folder) / "model.safetensors"
+        ...     model.save(path)
+        ...     loaded = ACAITransformer.load(path)
+        >>> loaded.n_iter_, loaded.device_
+        (5, 'cpu')
+        """
+        return _persistence.load(cls, path)
+
     def __getstate__(self):
-        """Pickle with every tensor on the CPU so the model loads anywhere."""
-        state = super().__getstate__()
+        """Pickle with every tensor on the CPU so the model loads anywhere.
+
+        The pickle also records the skacai and torch versions; unpickling under
+        other versions warns (``VersionMismatchWarning``), as scikit-learn does
+        for its own version.
+        """
+        # A copy: on Python >= 3.11 the base class returns the live __dict__ itself.
+        state = dict(super().__getstate__())
+        # scikit-learn records and checks its own version (_sklearn_version).
+        versions = _persistence.versions()
+        state["_skacai_versions"] = {name: versions[name] for name in ("skacai", "torch")}
         for name in ("encoder_", "decoder_", "critic_"):
             if name in state:
                 state[name] = _module_on_cpu(state[name])
@@ -804,6 +915,14 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if "device_" in state:
             state["device_"] = "cpu"
         return state
+
+    def __setstate__(self, state):
+        recorded = state.pop("_skacai_versions", None)
+        super().__setstate__(state)
+        if recorded is not None:
+            _persistence.warn_version_mismatch(
+                "This unpickled ACAITransformer", recorded, stacklevel=2
+            )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -215,20 +215,22 @@ _BUILDERS = {"mlp": _mlp_networks, "conv": _conv_networks}
 
 
 def build_networks(
-    spec: NetworkSpec, generator: torch.Generator, device: torch.device
+    spec: NetworkSpec, generator: torch.Generator | None, device: torch.device
 ) -> tuple[nn.Module, nn.Module, nn.Module]:
     """Build encoder, decoder and critic with seeded initial weights on ``device``.
 
     The modules are created on the ``meta`` device so that torch's default
     initialisation never draws from the global random state; the weights are
-    then drawn from ``generator`` only.
+    then drawn from ``generator`` only. With ``generator=None`` they are left
+    uninitialised, for loading saved weights into.
     """
     with torch.device("meta"):
         networks = _BUILDERS[spec.architecture](spec)
     initialised = []
     for module in networks:
         module = module.to_empty(device="cpu")
-        _init_weights(module, generator)
+        if generator is not None:
+            _init_weights(module, generator)
         initialised.append(module.to(device))
     return tuple(initialised)
 

@@ -1,6 +1,10 @@
 import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 # Lets scikit-learn's array-API estimator check run instead of skipping; must be set
@@ -17,3 +21,32 @@ def mnist_path():
     if not SHARED_MNIST.exists():
         pytest.skip(f"MNIST not found at {SHARED_MNIST} (the project's shared data folder)")
     return SHARED_MNIST
+
+
+@pytest.fixture
+def transform_in_fresh_process(tmp_path):
+    """``run(model_path, X, loader="joblib.load", env=None)``: a new interpreter's transform.
+
+    ``loader`` is the expression that reads the model file in that interpreter,
+    e.g. ``"skacai.ACAITransformer.load"``.
+    """
+
+    def run(model_path, X, loader="joblib.load", env=None):
+        X_path, out_path = tmp_path / "X.npy", tmp_path / "out.npy"
+        np.save(X_path, X)
+        code = textwrap.dedent(
+            f"""
+            import joblib, numpy as np, skacai
+            model = {loader}({str(model_path)!r})
+            np.save({str(out_path)!r}, model.transform(np.load({str(X_path)!r})))
+            """
+        )
+        subprocess.run(
+            [sys.executable, "-c", code],
+            check=True,
+            env={**os.environ, **(env or {})},
+            timeout=120,
+        )
+        return np.load(out_path)
+
+    return run

@@ -18,25 +18,33 @@ def python_blocks(path="README.md"):
     return re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
 
 
-@pytest.mark.parametrize("path", ["docs/user_guide.md", "docs/lines_benchmark.md"])
+@pytest.mark.parametrize(
+    "path", ["docs/user_guide.md", "docs/lines_benchmark.md", "docs/persistence.md"]
+)
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_self_contained_doc_examples_run(path):
-    """Blocks that start with an import are complete programs: run them."""
+def test_self_contained_doc_examples_run(path, tmp_path, monkeypatch):
+    """Blocks that start with an import are complete programs: run them (in a scratch folder)."""
+    monkeypatch.chdir(tmp_path)
     blocks = [block for block in python_blocks(path) if block.startswith("from ")]
     assert blocks, f"{path} has no self-contained example"
     for block in blocks:
         exec(compile(block, path, "exec"), {})
 
 
-def test_readme_usage_example_runs(capsys):
+def test_readme_usage_example_runs(capsys, tmp_path, monkeypatch):
+    """The README's blocks run in order, as one session (in a scratch folder)."""
+    monkeypatch.chdir(tmp_path)
     blocks = python_blocks()
     assert blocks, "the README has no python example"
+    namespace = {}
     for block in blocks:
-        exec(compile(block, "README.md", "exec"), {})
+        exec(compile(block, "README.md", "exec"), namespace)
     out = capsys.readouterr().out
     accuracy = float(re.search(r"clustering accuracy: ([0-9.]+)", out).group(1))
     assert accuracy > 0.5  # ten digit classes: chance is about 0.1
     assert "(1797, 10) (1797, 64) (3, 7, 64)" in out
+    assert (tmp_path / "acai.safetensors").is_file()
+    assert namespace["acai"].n_iter_ == 20  # the reloaded model
 
 
 def test_demo_compares_four_representations_and_autoencoders_reconstruct_better():

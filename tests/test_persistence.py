@@ -1,10 +1,6 @@
 """joblib / pickle persistence, checked by reloading in a fresh Python process."""
 
-import os
 import pickle
-import subprocess
-import sys
-import textwrap
 
 import joblib
 import numpy as np
@@ -18,37 +14,24 @@ from skacai import ACAITransformer
 FAST = {"hidden_layer_sizes": (32, 16), "batch_size": 32, "max_iter": 3, "random_state": 0}
 
 
-def load_and_transform_in_fresh_process(model_path, X, tmp_path, env=None):
-    """Load the model in a new interpreter and return its transform of X."""
-    X_path, out_path = tmp_path / "X.npy", tmp_path / "out.npy"
-    np.save(X_path, X)
-    code = textwrap.dedent(
-        f"""
-        import joblib, numpy as np
-        model = joblib.load({str(model_path)!r})
-        np.save({str(out_path)!r}, model.transform(np.load({str(X_path)!r})))
-        """
-    )
-    subprocess.run(
-        [sys.executable, "-c", code], check=True, env={**os.environ, **(env or {})}, timeout=120
-    )
-    return np.load(out_path)
-
-
 @pytest.fixture(scope="module")
 def X():
     return np.random.default_rng(0).normal(size=(200, 12))
 
 
-def test_fitted_model_reloads_in_a_fresh_process_with_identical_transform(X, tmp_path):
+def test_fitted_model_reloads_in_a_fresh_process_with_identical_transform(
+    X, tmp_path, transform_in_fresh_process
+):
     model = ACAITransformer(n_components=4, **FAST).fit(X)
     path = tmp_path / "model.joblib"
     joblib.dump(model, path)
-    reloaded = load_and_transform_in_fresh_process(path, X, tmp_path)
+    reloaded = transform_in_fresh_process(path, X)
     np.testing.assert_array_equal(reloaded, model.transform(X))
 
 
-def test_pipeline_reloads_in_a_fresh_process_with_identical_output(X, tmp_path):
+def test_pipeline_reloads_in_a_fresh_process_with_identical_output(
+    X, tmp_path, transform_in_fresh_process
+):
     pipe = Pipeline(
         [
             ("acai", ACAITransformer(n_components=4, **FAST)),
@@ -57,7 +40,7 @@ def test_pipeline_reloads_in_a_fresh_process_with_identical_output(X, tmp_path):
     ).fit(X)
     path = tmp_path / "pipe.joblib"
     joblib.dump(pipe, path)
-    reloaded = load_and_transform_in_fresh_process(path, X, tmp_path)
+    reloaded = transform_in_fresh_process(path, X)
     np.testing.assert_array_equal(reloaded, pipe.transform(X))
 
 
@@ -85,7 +68,9 @@ def test_the_file_holds_weights_not_the_training_data(X):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("architecture", ["mlp", "conv"])
-def test_model_fitted_on_gpu_loads_on_a_cpu_only_process(X, tmp_path, architecture):
+def test_model_fitted_on_gpu_loads_on_a_cpu_only_process(
+    X, tmp_path, architecture, transform_in_fresh_process
+):
     conv = (
         {"architecture": "conv", "image_shape": (3, 4), "n_scales": 1}
         if architecture == "conv"
@@ -95,8 +80,6 @@ def test_model_fitted_on_gpu_loads_on_a_cpu_only_process(X, tmp_path, architectu
     assert model.device_.startswith("cuda")
     path = tmp_path / "gpu_model.joblib"
     joblib.dump(model, path)
-    reloaded = load_and_transform_in_fresh_process(
-        path, X, tmp_path, env={"CUDA_VISIBLE_DEVICES": ""}
-    )
+    reloaded = transform_in_fresh_process(path, X, env={"CUDA_VISIBLE_DEVICES": ""})
     np.testing.assert_allclose(reloaded, model.transform(X), rtol=1e-4, atol=1e-5)
     assert model.device_.startswith("cuda")  # pickling did not move the live model
