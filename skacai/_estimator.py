@@ -26,8 +26,8 @@ from skacai._training import TERM_NAMES, Networks, Optimizers, train_epoch
 # bounds their memory without changing their results.
 _INFERENCE_BATCH_SIZE = 4096
 _FLOAT_DTYPES = (np.float64, np.float32)
-# Warnings from _train point at the user's call: _train <- fit/partial_fit <- the
-# _fit_context wrapper <- the caller.
+# Warnings from _warn_about point at the user's call: _warn_about <- fit/partial_fit
+# <- the _fit_context wrapper <- the caller.
 _USER_FRAME = 4
 
 
@@ -243,9 +243,29 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     ``interpolate`` return float32 for float32 input and float64 otherwise;
     ``score_samples`` returns float64.
 
-    An epoch whose losses become non-finite, or that is interrupted with
-    Ctrl-C, is rolled back (weights, optimiser and generator state): training
-    stops with a warning and the model keeps the last completed epoch.
+    An epoch whose losses or weights become non-finite, or that is interrupted
+    with Ctrl-C, is rolled back (weights, optimiser and generator state):
+    training stops with a warning and the model keeps the last completed
+    epoch. Any other exception in ``fit`` or ``partial_fit`` (invalid
+    parameters or data, out of memory...) leaves the model exactly as it was
+    before the call, fitted or not, and is re-raised.
+
+    Inputs must be dense, real-valued (float, int or bool) 2-D arrays with at
+    least one row and one column, and finite. Otherwise, and for a wrong
+    number of features, the methods raise ``ValueError`` (``TypeError`` for
+    sparse matrices); the methods of an unfitted model raise
+    ``NotFittedError``. Training runs in float32, so ``fit`` refuses data that
+    overflow it once scaled (``scaling=None`` with values beyond about
+    ``3.4e38``) and data whose mean or standard deviation overflows float64
+    (values beyond about ``1e154``). ``transform``, ``inverse_transform``,
+    ``interpolate`` and ``score_samples`` raise ``ValueError`` rather than
+    return infinities or NaN when an input far outside the training data's
+    range overflows the computation. A single training sample is accepted, as
+    are more ``n_components`` than features (an overcomplete code).
+
+    Inference (``transform``, ``inverse_transform``, ``interpolate``,
+    ``score_samples``) never modifies the model and may run in several
+    threads at once; training must not run alongside other calls.
 
     References
     ----------
@@ -357,18 +377,39 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         self : ACAITransformer
             The fitted transformer.
+
+        Raises
+        ------
+        ValueError
+            If a parameter is invalid (scikit-learn's ``InvalidParameterError``
+            is both a ``ValueError`` and a ``TypeError``), if X is not a 2-D,
+            real-valued, finite array with at least one sample and one feature,
+            if X's values overflow the float32 training once scaled or its
+            statistics overflow float64, or if ``warm_start=True`` continues
+            networks that the parameters no longer describe.
+        TypeError
+            If X is a sparse matrix.
+
+        Notes
+        -----
+        A call that raises, here or in any step of training (e.g. out of
+        memory), leaves the model exactly as it was. A Ctrl-C keeps the last
+        completed epoch instead, with a warning.
         """
         continuing = self.warm_start and hasattr(self, "encoder_")
         rng = _random_state(self.random_state)
-        with _unchanged_on_error(self):
+        with _unchanged_on_error(self, in_place=continuing):
             X = self._validate_input(X, reset=not continuing)
             device = _resolve_device(self.device)
             hidden_layer_sizes = self._hidden_layer_sizes()
+            if continuing:
+                self._check_same_networks(hidden_layer_sizes, "warm_start=True")
             X_train, X_val = self._split(X, rng)
             if not continuing:
                 self._initialize(X_train, hidden_layer_sizes, rng, device)
             self._reset_progress(monitored=True)
-        self._train(X_train, X_val, self.max_iter, device, stop_early=True)
+            outcome = self._train(X_train, X_val, self.max_iter, device, stop_early=True)
+        self._warn_about(outcome)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -392,16 +433,33 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         self : ACAITransformer
             The updated transformer.
+
+        Raises
+        ------
+        ValueError
+            As ``fit``; also if X's number of features differs from the first
+            call's, or if the parameters no longer describe the networks that
+            the first call built.
+        TypeError
+            If X is a sparse matrix.
+
+        Notes
+        -----
+        A call that raises leaves the model exactly as it was (unfitted after
+        a failed first call).
         """
         first_call = not hasattr(self, "encoder_")
-        with _unchanged_on_error(self):
+        with _unchanged_on_error(self, in_place=not first_call):
             X = self._validate_input(X, reset=first_call)
             device = _resolve_device(self.device)
+            hidden_layer_sizes = self._hidden_layer_sizes()
             if first_call:
-                hidden_layer_sizes = self._hidden_layer_sizes()
                 rng = _random_state(self.random_state)
                 self._initialize(X, hidden_layer_sizes, rng, device)
-        self._train(X, None, 1, device, stop_early=False)
+            else:
+                self._check_same_networks(hidden_layer_sizes, "partial_fit")
+            outcome = self._train(X, None, 1, device, stop_early=False)
+        self._warn_about(outcome)
         return self
 
     def _validate_input(self, X, *, reset):
@@ -441,6 +499,36 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 "of one image, with channels * height * width == n_features."
             )
         return shape
+
+    def _check_same_networks(self, hidden_layer_sizes, how):
+        """Refuse to continue training networks that the parameters no longer describe."""
+        spec = self._network_spec
+        if self.architecture != spec.architecture:
+            current = {"architecture": self.architecture}
+        elif spec.architecture == "mlp":
+            current = {"n_components": self.n_components, "hidden_layer_sizes": hidden_layer_sizes}
+        else:
+            current = {
+                "n_components": self.n_components,
+                "image_shape": self._image_shape(spec.n_features),
+                "conv_width": self.conv_width,
+                "n_scales": self.n_scales,
+            }
+        changed = [
+            f"{name} changed from {getattr(spec, name)!r} to {value!r}"
+            for name, value in current.items()
+            if value != getattr(spec, name)
+        ]
+        if changed:
+            remedy = (
+                "set warm_start=False to train new networks"
+                if how == "warm_start=True"
+                else "use fit, or a clone of the model, to train new networks"
+            )
+            raise ValueError(
+                f"{how} continues training the fitted networks, but "
+                f"{' and '.join(changed)} since they were built; {remedy}."
+            )
 
     def _split(self, X, rng):
         if not self.early_stopping:
@@ -501,6 +589,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.best_validation_score_ = -np.inf if validating else None
 
     def _train(self, X, X_val, n_epochs, device, *, stop_early):
+        """Train up to ``n_epochs``; return how it ended, for :meth:`_warn_about`."""
         networks = self._networks_on(device)
         optimizers = self._optimizers(networks)
         generator = self._generator(device)
@@ -529,7 +618,9 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     _restore(networks, optimizers, generator, last_good)
                     interrupted = True
                     break
-                if not np.all(np.isfinite(list(terms.values()))):
+                # The losses are those before each step, so the last step's update
+                # can poison the weights while the epoch's losses are still finite.
+                if not (np.all(np.isfinite(list(terms.values()))) and _weights_finite(networks)):
                     _restore(networks, optimizers, generator, last_good)
                     diverged = True
                     break
@@ -551,8 +642,20 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self._generator_state = (str(device), generator.get_state())
         if best_state is not None:
             _load_state(networks, best_state)
-        kept = f"epoch {self.n_iter_}" if self.n_iter_ else "initialisation"
         if interrupted:
+            return "interrupted"
+        if diverged:
+            return "diverged"
+        return "max_iter" if stop_early and not converged else None
+
+    def _warn_about(self, outcome):
+        """Warn the caller of fit / partial_fit about how training ended.
+
+        Called after the training's rollback context, so that a warning turned
+        into an error does not undo the completed epochs.
+        """
+        kept = f"epoch {self.n_iter_}" if self.n_iter_ else "initialisation"
+        if outcome == "interrupted":
             warnings.warn(
                 f"ACAITransformer's training was interrupted (KeyboardInterrupt) in epoch "
                 f"{self.n_iter_ + 1}; the model keeps the weights from {kept} and can be "
@@ -560,16 +663,16 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 UserWarning,
                 stacklevel=_USER_FRAME,
             )
-        elif diverged:
+        elif outcome == "diverged":
             warnings.warn(
-                f"ACAITransformer's losses became non-finite in epoch {self.n_iter_ + 1}; "
-                f"training stopped and the weights from {kept} were kept. "
+                f"ACAITransformer's losses or weights became non-finite in epoch "
+                f"{self.n_iter_ + 1}; training stopped and the weights from {kept} were kept. "
                 f"Lower learning_rate_init (now {self.learning_rate_init}) or check the "
                 "input's scale.",
                 RuntimeWarning,
                 stacklevel=_USER_FRAME,
             )
-        elif stop_early and not converged:
+        elif outcome == "max_iter":
             warnings.warn(
                 f"ACAITransformer stopped after max_iter={self.max_iter} epochs before "
                 "converging; increase max_iter if the loss is still falling.",
@@ -639,7 +742,21 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return generator
 
     def _to_tensor(self, X, device):
-        scaled = ((X - self.mean_) / self.scale_).astype(np.float32)
+        """X scaled and in float32 for training; ValueError where float32 overflows."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled = ((X - self.mean_) / self.scale_).astype(np.float32)
+        if not np.isfinite(scaled).all():
+            if self.scaling is None:
+                hint = "rescale X (e.g. divide it by a constant) or use scaling='global'"
+            else:
+                hint = (
+                    "X is on a vastly larger scale than the data that fixed mean_ and "
+                    "scale_ (the first fit or partial_fit); rescale X or fit anew"
+                )
+            raise ValueError(
+                f"X has values beyond float32's range (about 3.4e38) after scaling "
+                f"(scaling={self.scaling!r}), and training runs in float32: {hint}."
+            )
         return torch.from_numpy(scaled).to(device)
 
     # -------------------------------------------------------------- inference
@@ -656,10 +773,22 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         codes : ndarray of shape (n_samples, n_components)
             Latent codes; float32 for float32 input, float64 otherwise.
+
+        Raises
+        ------
+        NotFittedError
+            If the model is not fitted.
+        ValueError
+            If X is not a 2-D, real-valued, finite array with at least one row
+            and ``n_features_in_`` columns, if its feature names differ from
+            those seen in ``fit``, or if it lies so far outside the training
+            data's range that the result overflows to infinity or NaN.
+        TypeError
+            If X is a sparse matrix.
         """
         check_is_fitted(self)
         X = self._validate_input(X, reset=False)
-        return self._encode(X)
+        return _checked(self._encode(X), "transform", X.dtype)
 
     def inverse_transform(self, X):
         """Decode latent codes back to the input space (in the input's units).
@@ -673,6 +802,17 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         X_reconstructed : ndarray of shape (n_samples, n_features_in_)
             Decoded data; float32 for float32 codes, float64 otherwise.
+
+        Raises
+        ------
+        NotFittedError
+            If the model is not fitted.
+        ValueError
+            If X is not a 2-D, real-valued, finite array with at least one row
+            and ``n_components`` columns, or if the codes lie so far outside
+            those of the training data that the result overflows.
+        TypeError
+            If X is a sparse matrix.
         """
         check_is_fitted(self)
         codes = check_array(X, dtype=_FLOAT_DTYPES, input_name="X")
@@ -683,7 +823,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"(n_components of the fitted model), got {codes.shape[1]}; pass "
                 "the output of transform."
             )
-        return self._decode(codes)
+        return _checked(self._decode(codes), "inverse_transform", codes.dtype)
 
     def interpolate(self, X_start, X_end, n_steps=None, *, alphas=None):
         """Decode convex combinations of the codes of paired rows.
@@ -713,6 +853,18 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         frames : ndarray of shape (n_pairs, n_steps, n_features_in_)
             Decoded frames in the input's units; float32 for float32
             ``X_start``, float64 otherwise.
+
+        Raises
+        ------
+        NotFittedError
+            If the model is not fitted.
+        ValueError
+            If ``X_start`` or ``X_end`` is invalid (as for ``transform``), if
+            their shapes differ, if ``n_steps`` is not an int >= 2, if
+            ``alphas`` is not 1-D, non-empty, finite and in ``[0, 1]``, if both
+            ``n_steps`` and ``alphas`` are given, or if the result overflows.
+        TypeError
+            If ``X_start`` or ``X_end`` is a sparse matrix.
         """
         check_is_fitted(self)
         alphas = _interpolation_alphas(n_steps, alphas)
@@ -723,12 +875,14 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"X_start and X_end must have the same shape (one row per pair), got "
                 f"{X_start.shape} and {X_end.shape}."
             )
-        X_end = X_end.astype(X_start.dtype, copy=False)
-        a = alphas.astype(X_start.dtype)[None, :, None]
-        codes = (1 - a) * self._encode(X_start)[:, None, :] + a * self._encode(X_end)[:, None, :]
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below
+            X_end = X_end.astype(X_start.dtype, copy=False)
+            a = alphas.astype(X_start.dtype)[None, :, None]
+            z_start, z_end = self._encode(X_start), self._encode(X_end)
+            codes = (1 - a) * z_start[:, None, :] + a * z_end[:, None, :]
         n_pairs, n_alphas, n_components = codes.shape
         frames = self._decode(codes.reshape(n_pairs * n_alphas, n_components))
-        return frames.reshape(n_pairs, n_alphas, -1)
+        return _checked(frames.reshape(n_pairs, n_alphas, -1), "interpolate", X_start.dtype)
 
     def score_samples(self, X):
         """Negative mean squared reconstruction error of each sample.
@@ -743,11 +897,20 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         scores : ndarray of shape (n_samples,)
             ``-mean((x - inverse_transform(transform(x)))^2)`` over features, in
             the input's units (float64). Higher is better.
+
+        Raises
+        ------
+        NotFittedError
+            If the model is not fitted.
+        ValueError
+            If X is not a 2-D, real-valued, finite array with at least one row
+            and ``n_features_in_`` columns, if its feature names differ from
+            those seen in ``fit``, or if it lies so far outside the training
+            data's range that the result overflows to infinity or NaN.
+        TypeError
+            If X is a sparse matrix.
         """
-        check_is_fitted(self)
-        X = self._validate_input(X, reset=False)
-        reconstruction = self._decode(self._encode(X))
-        return -np.mean(np.square(X - reconstruction, dtype=np.float64), axis=1)
+        return self._score_samples(X, "score_samples")
 
     def score(self, X, y=None):
         """Negative mean squared reconstruction error over X (higher is better).
@@ -766,8 +929,32 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         score : float
             Mean of ``score_samples(X)``.
+
+        Raises
+        ------
+        NotFittedError
+            If the model is not fitted.
+        ValueError
+            As ``score_samples``, or if the mean of the scores overflows.
+        TypeError
+            If X is a sparse matrix.
         """
-        return float(np.mean(self.score_samples(X)))
+        scores = self._score_samples(X, "score")
+        with np.errstate(over="ignore"):
+            return float(_checked(np.mean(scores), "score", scores.dtype))
+
+    def _score_samples(self, X, method):
+        check_is_fitted(self)
+        X = self._validate_input(X, reset=False)
+        scores = np.empty(X.shape[0], dtype=np.float64)
+        # Batch by batch, so that no temporary is the size of X.
+        for start in range(0, X.shape[0], _INFERENCE_BATCH_SIZE):
+            batch = X[start : start + _INFERENCE_BATCH_SIZE]
+            reconstruction = self._decode(self._encode(batch))
+            with np.errstate(over="ignore", invalid="ignore"):  # checked below
+                squared = np.square(batch - reconstruction, dtype=np.float64)
+                scores[start : start + _INFERENCE_BATCH_SIZE] = -np.mean(squared, axis=1)
+        return _checked(scores, method, X.dtype)
 
     def _encode(self, X):
         """X -> codes, computed batch by batch in X's precision (float32 or float64)."""
@@ -934,15 +1121,47 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
 
 @contextmanager
-def _unchanged_on_error(estimator):
-    """Restore the estimator's attributes if validation or set-up fails."""
+def _unchanged_on_error(estimator, *, in_place=False):
+    """Leave the estimator exactly as it was if the block raises, and re-raise.
+
+    Attributes are restored by reference, which suffices when the block only
+    assigns them (validation, a fresh fit's new networks). With
+    ``in_place=True`` (training continues the fitted networks) what training
+    mutates in place is saved too: the networks' weights and device, the
+    optimiser states (whose tensors the live optimisers share and update) and
+    the lengths of the append-only history lists.
+    """
     saved = dict(estimator.__dict__)
+    if in_place:
+        networks = [saved[name] for name in ("encoder_", "decoder_", "critic_")]
+        weights = _module_states(networks)
+        optimizer_states = _cloned(saved.get("_optimizer_states"))
+        histories = [saved["loss_curve_"], *saved["history_"].values()]
+        lengths = [len(values) for values in histories]
     try:
         yield
     except BaseException:
         estimator.__dict__.clear()
         estimator.__dict__.update(saved)
+        if in_place:
+            for module in networks:
+                module.to(saved["device_"])
+            _load_state(networks, weights)
+            estimator._optimizer_states = optimizer_states
+            for values, length in zip(histories, lengths, strict=True):
+                del values[length:]
         raise
+
+
+def _cloned(value):
+    """A copy of nested dicts, lists and tuples (optimiser states) with every tensor cloned."""
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, dict):
+        return {key: _cloned(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cloned(item) for item in value)
+    return value
 
 
 def _random_state(random_state):
@@ -982,10 +1201,17 @@ def _scaling_statistics(X, scaling):
     if scaling is None:
         return np.zeros(n_features), np.ones(n_features)
     X = X.astype(np.float64, copy=False)
-    mean = X.mean(axis=0)
-    std = X.std(axis=0)
-    if scaling == "global":
-        std = np.full(n_features, np.sqrt(np.mean(np.square(std))))
+    with np.errstate(over="ignore", invalid="ignore"):  # checked below
+        mean = X.mean(axis=0)
+        std = X.std(axis=0)
+        if scaling == "global":
+            std = np.full(n_features, np.sqrt(np.mean(np.square(std))))
+    if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+        raise ValueError(
+            f"scaling={scaling!r} cannot scale X: its mean or standard deviation "
+            "overflows float64 (values beyond about 1e154 square to infinity). Divide X "
+            "by a constant first."
+        )
     constant = std <= 10 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(mean))
     return mean, np.where(constant, 1.0, std)
 
@@ -998,9 +1224,18 @@ def _interpolation_alphas(n_steps, alphas):
         return np.linspace(0.0, 1.0, n_steps)
     if n_steps is not None:
         raise ValueError("Give either n_steps or alphas to interpolate, not both.")
-    alphas = check_array(alphas, ensure_2d=False, dtype=np.float64, input_name="alphas")
+    alphas = check_array(
+        alphas,
+        ensure_2d=False,
+        ensure_min_samples=0,
+        ensure_min_features=0,
+        dtype=np.float64,
+        input_name="alphas",
+    )
     if alphas.ndim != 1:
         raise ValueError(f"alphas must be 1-D, got shape {alphas.shape}.")
+    if alphas.size == 0:
+        raise ValueError("alphas must hold at least one mixing coefficient, got none.")
     if np.any((alphas < 0) | (alphas > 1)):
         raise ValueError(
             "alphas must lie in [0, 1]: 0 decodes X_start's code, 1 X_end's; "
@@ -1012,39 +1247,99 @@ def _interpolation_alphas(n_steps, alphas):
 class _Runner:
     """Evaluates a module on NumPy batches in a given precision, without changing it.
 
-    float64 batches run on float64 copies of the weights (an exact upcast), so
+    float64 batches run on a float64 copy of the module (an exact upcast), so
     a sample's result does not depend on the other rows of its batch beyond
     float64 rounding, as scikit-learn's invariance checks require; float32
-    batches use the weights as they are.
+    batches use the module as it is.
     """
 
     def __init__(self, module, device, dtype):
-        self.module = module
         self.device = device
         self.dtype = np.dtype(dtype)
-        self.parameters = None
-        if self.dtype == np.float64:
-            self.parameters = {
-                name: tensor.detach().double()
-                for name, tensor in (*module.named_parameters(), *module.named_buffers())
-            }
+        self.module = _float64_copy(module) if self.dtype == np.float64 else module
 
     def __call__(self, batch):
         x = torch.from_numpy(np.require(batch, self.dtype, ["C", "W"])).to(self.device)
         with torch.inference_mode():
-            if self.parameters is None:
-                y = self.module(x)
-            else:
-                y = torch.func.functional_call(self.module, self.parameters, (x,))
+            y = self.module(x)
         return y.cpu().numpy()
+
+
+def _float64_copy(module):
+    """A float64 copy of ``module`` that shares everything with it but the tensors.
+
+    Not ``torch.func.functional_call``: that swaps the parameters of the shared
+    module for the duration of the call, which breaks other threads using the
+    model meanwhile (and can leave float64 weights in it). Not
+    ``copy.deepcopy(module).double()`` either, which costs ten times as much
+    for copying every Python attribute too.
+    """
+    twin = object.__new__(type(module))
+    twin.__dict__.update(module.__dict__)
+    twin.__dict__.update(
+        _parameters={
+            name: None if p is None else p.detach().double()
+            for name, p in module._parameters.items()
+        },
+        _buffers={
+            name: b.double() if b is not None and b.is_floating_point() else b
+            for name, b in module._buffers.items()
+        },
+        _modules={
+            name: None if child is None else _float64_copy(child)
+            for name, child in module._modules.items()
+        },
+    )
+    return twin
 
 
 def _map_batches(function, X, n_out):
     out = np.empty((X.shape[0], n_out), dtype=X.dtype)
-    for start in range(0, X.shape[0], _INFERENCE_BATCH_SIZE):
-        stop = start + _INFERENCE_BATCH_SIZE
-        out[start:stop] = function(X[start:stop])
+    # Scaling an input far outside the training range can overflow (above all in
+    # the cast to float32); the public methods check their results instead.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start in range(0, X.shape[0], _INFERENCE_BATCH_SIZE):
+            stop = start + _INFERENCE_BATCH_SIZE
+            out[start:stop] = function(X[start:stop])
     return out
+
+
+def _checked(result, method, dtype):
+    """``result``, or a ValueError if an overflow left infinities or NaN in it."""
+    if _all_finite(result):
+        return result
+    if dtype == np.float32:
+        hint = "float32 input is computed in float32, whose range ends near 3.4e38: pass float64"
+    else:
+        hint = "bring the input closer to the training data's scale"
+    raise ValueError(
+        f"{method} overflowed: its input lies so far outside the range of the training "
+        f"data that the result would hold infinities or NaN; {hint}."
+    )
+
+
+def _all_finite(array):
+    """``np.isfinite(array).all()`` without a boolean array the size of ``array``."""
+    array = np.asarray(array)
+    if array.ndim == 0:
+        return bool(np.isfinite(array))
+    return all(
+        np.isfinite(array[start : start + _INFERENCE_BATCH_SIZE]).all()
+        for start in range(0, array.shape[0], _INFERENCE_BATCH_SIZE)
+    )
+
+
+def _weights_finite(networks):
+    """Whether every parameter of the networks is finite.
+
+    A finite sum proves all its terms finite, so the exact element-wise test
+    (ten times slower on the CPU) only runs when a sum is not finite.
+    """
+    parameters = [p for module in networks for p in module.parameters()]
+    with torch.no_grad():
+        if bool(torch.stack([p.sum() for p in parameters]).isfinite().all()):
+            return True
+        return bool(torch.stack([torch.isfinite(p).all() for p in parameters]).all())
 
 
 def _module_states(networks):
