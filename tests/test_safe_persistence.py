@@ -303,22 +303,33 @@ def test_same_versions_load_silently(saved, recwarn):
     assert not [w for w in recwarn if issubclass(w.category, VersionMismatchWarning)]
 
 
-def half_then_fail(path, tensors, metadata):
-    data = _persistence._save_tensors(tensors, metadata=metadata)
-    with open(path, "wb") as file:
-        file.write(data[: len(data) // 2])
-    raise OSError(28, "No space left on device")
+@pytest.mark.parametrize(
+    "error",
+    [OSError(28, "No space left on device"), KeyboardInterrupt()],
+    ids=["disk-full", "ctrl-c"],
+)
+def test_a_failed_save_keeps_the_previous_file_and_leaves_no_debris(
+    fitted, saved, X, monkeypatch, error
+):
+    def half_then_fail(path, tensors, metadata):
+        data = _persistence._save_tensors(tensors, metadata=metadata)
+        with open(path, "wb") as file:
+            file.write(data[: len(data) // 2])
+        raise error
 
-
-def test_a_failed_save_keeps_the_previous_file_and_leaves_no_debris(fitted, saved, X, monkeypatch):
     before = saved.read_bytes()
     other = clone(fitted).set_params(random_state=1).fit(X)
     monkeypatch.setattr(_persistence, "_write_file", half_then_fail)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(type(error)):
         other.save(saved)
     assert saved.read_bytes() == before
     assert [p.name for p in saved.parent.iterdir()] == [saved.name]
     np.testing.assert_array_equal(ACAITransformer.load(saved).transform(X), fitted.transform(X))
+    # a first save that fails leaves nothing at all
+    fresh = saved.parent / "fresh.safetensors"
+    with pytest.raises(type(error)):
+        other.save(fresh)
+    assert not fresh.exists()
 
 
 def test_a_process_killed_mid_save_leaves_the_previous_file_intact(fitted, saved, X):
