@@ -97,32 +97,28 @@ def run_demo(*, max_iter=60, random_state=0, plot=None, out=print):
 
 def save_interpolations(path, models, X, y, n_pairs=4, n_steps=8):
     """Rows of decoded interpolations between test digits of different classes."""
-    try:
-        import matplotlib
+    from skacai.plotting import _new_figure, plot_interpolations
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "Saving the picture needs matplotlib: pip install 'skacai[plots]'."
-        ) from exc
     starts = np.array([np.flatnonzero(y == digit)[0] for digit in range(n_pairs)])
     ends = np.array([np.flatnonzero(y == digit + 5)[0] for digit in range(n_pairs)])
-    fig, axes = plt.subplots(
-        n_pairs * len(models), n_steps, figsize=(n_steps, n_pairs * len(models) * 1.05)
+    rows_inches = n_pairs * 1.05 + 0.4
+    fig = _new_figure(figsize=(n_steps, rows_inches * len(models) + 0.4))
+    # A strip for the title above one subfigure per model.
+    _, *subfigs = fig.subfigures(
+        len(models) + 1, 1, height_ratios=[0.4] + [rows_inches] * len(models)
     )
-    for m, (name, model) in enumerate(models.items()):
-        frames = model.interpolate(X[starts], X[ends], n_steps=n_steps)
-        for p in range(n_pairs):
-            row = m * n_pairs + p
-            for k in range(n_steps):
-                ax = axes[row, k]
-                ax.imshow(frames[p, k].reshape(8, 8), cmap="gray_r", vmin=0, vmax=16)
-                ax.set_xticks([])
-                ax.set_yticks([])
-            axes[row, 0].set_ylabel(name, fontsize=7)
-    for k, alpha in enumerate(np.linspace(0, 1, n_steps)):
-        axes[0, k].set_title(f"alpha={alpha:.2f}", fontsize=7)
+    for subfig, (name, model) in zip(subfigs, models.items(), strict=True):
+        plot_interpolations(
+            model,
+            X[starts],
+            X[ends],
+            n_steps,
+            image_shape=(8, 8),
+            row_labels=[name] * n_pairs,
+            cmap="gray_r",
+            vmin=0,
+            vmax=16,
+            fig=subfig,
+        )
     fig.suptitle("Decoded g((1 - alpha) f(a) + alpha f(b)) between test digits")
     fig.savefig(path, dpi=80)
-    plt.close(fig)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -482,23 +483,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             if self.architecture != "conv":
                 return None
             return (1, 1, n_features)
-        shape = tuple(shape)
-        valid = len(shape) in (2, 3) and all(
-            isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in shape
-        )
-        if not valid:
-            raise ValueError(
-                "image_shape must be (channels, height, width) or (height, width) "
-                f"with positive ints, got {self.image_shape!r}."
-            )
-        shape = tuple(int(s) for s in ((1, *shape) if len(shape) == 2 else shape))
-        if np.prod(shape) != n_features:
-            raise ValueError(
-                f"image_shape={self.image_shape!r} describes {int(np.prod(shape))} "
-                f"values per sample but X has {n_features} features. Give the shape "
-                "of one image, with channels * height * width == n_features."
-            )
-        return shape
+        return _check_image_shape(shape, n_features, "X")
 
     def _check_same_networks(self, hidden_layer_sizes, how):
         """Refuse to continue training networks that the parameters no longer describe."""
@@ -1162,6 +1147,30 @@ def _cloned(value):
     if isinstance(value, (list, tuple)):
         return type(value)(_cloned(item) for item in value)
     return value
+
+
+def _check_image_shape(image_shape, n_features, subject):
+    """``image_shape`` as ``(channels, height, width)``, checked against ``n_features``.
+
+    ``subject`` names what has ``n_features`` features in the error ("X", "the model").
+    """
+    shape = tuple(image_shape) if np.ndim(image_shape) == 1 else ()
+    valid = len(shape) in (2, 3) and all(
+        isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in shape
+    )
+    if not valid:
+        raise ValueError(
+            "image_shape must be (channels, height, width) or (height, width) "
+            f"with positive ints, got {image_shape!r}."
+        )
+    shape = tuple(int(s) for s in ((1, *shape) if len(shape) == 2 else shape))
+    if math.prod(shape) != n_features:
+        raise ValueError(
+            f"image_shape={image_shape!r} describes {math.prod(shape)} values per sample "
+            f"but {subject} has {n_features} features. Give the shape of one image, with "
+            "channels * height * width == n_features."
+        )
+    return shape
 
 
 def _random_state(random_state):
