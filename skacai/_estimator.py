@@ -931,14 +931,13 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _score_samples(self, X, method):
         check_is_fitted(self)
         X = self._validate_input(X, reset=False)
-        scores = np.empty(X.shape[0], dtype=np.float64)
-        # Batch by batch, so that no temporary is the size of X.
-        for start in range(0, X.shape[0], _INFERENCE_BATCH_SIZE):
-            batch = X[start : start + _INFERENCE_BATCH_SIZE]
+
+        def score(batch):  # batch by batch, so that no temporary is the size of X
             reconstruction = self._decode(self._encode(batch))
-            with np.errstate(over="ignore", invalid="ignore"):  # checked below
-                squared = np.square(batch - reconstruction, dtype=np.float64)
-                scores[start : start + _INFERENCE_BATCH_SIZE] = -np.mean(squared, axis=1)
+            squared = np.square(batch - reconstruction, dtype=np.float64)
+            return -np.mean(squared, axis=1, keepdims=True)
+
+        scores = _map_batches(score, X, 1, dtype=np.float64)[:, 0]
         return _checked(scores, method, X.dtype)
 
     def _encode(self, X):
@@ -1083,7 +1082,9 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             if name in state:
                 state[name] = _module_on_cpu(state[name])
         if state.get("_optimizer_states") is not None:
-            state["_optimizer_states"] = _tensors_on_cpu(state["_optimizer_states"])
+            state["_optimizer_states"] = _map_tensors(
+                lambda tensor: tensor.to("cpu"), state["_optimizer_states"]
+            )
         if "device_" in state:
             state["device_"] = "cpu"
         return state
@@ -1120,7 +1121,7 @@ def _unchanged_on_error(estimator, *, in_place=False):
     if in_place:
         networks = [saved[name] for name in ("encoder_", "decoder_", "critic_")]
         weights = _module_states(networks)
-        optimizer_states = _cloned(saved.get("_optimizer_states"))
+        optimizer_states = _map_tensors(torch.Tensor.clone, saved.get("_optimizer_states"))
         histories = [saved["loss_curve_"], *saved["history_"].values()]
         lengths = [len(values) for values in histories]
     try:
@@ -1138,14 +1139,15 @@ def _unchanged_on_error(estimator, *, in_place=False):
         raise
 
 
-def _cloned(value):
-    """A copy of nested dicts, lists and tuples (optimiser states) with every tensor cloned."""
+def _map_tensors(function, value):
+    """``value`` (nested dicts, lists and tuples, e.g. optimiser states) with
+    ``function`` applied to every tensor in it."""
     if isinstance(value, torch.Tensor):
-        return value.clone()
+        return function(value)
     if isinstance(value, dict):
-        return {key: _cloned(item) for key, item in value.items()}
+        return {key: _map_tensors(function, item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(_cloned(item) for item in value)
+        return type(value)(_map_tensors(function, item) for item in value)
     return value
 
 
@@ -1302,8 +1304,10 @@ def _float64_copy(module):
     return twin
 
 
-def _map_batches(function, X, n_out):
-    out = np.empty((X.shape[0], n_out), dtype=X.dtype)
+def _map_batches(function, X, n_out, dtype=None):
+    """``function`` applied to X's rows in batches, into one (n, n_out) array of
+    ``dtype`` (X's by default)."""
+    out = np.empty((X.shape[0], n_out), dtype=X.dtype if dtype is None else dtype)
     # Scaling an input far outside the training range can overflow (above all in
     # the cast to float32); the public methods check their results instead.
     with np.errstate(over="ignore", invalid="ignore"):
@@ -1382,13 +1386,3 @@ def _module_on_cpu(module):
     if all(p.device.type == "cpu" for p in module.parameters()):
         return module
     return copy.deepcopy(module).to("cpu")
-
-
-def _tensors_on_cpu(value):
-    if isinstance(value, torch.Tensor):
-        return value.to("cpu")
-    if isinstance(value, dict):
-        return {k: _tensors_on_cpu(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_tensors_on_cpu(v) for v in value)
-    return value

@@ -127,8 +127,6 @@ def _describe(estimator):
     state = {name: _plain(getattr(estimator, name)) for name in _JSON_ATTRIBUTES}
     if hasattr(estimator, "feature_names_in_"):
         state["feature_names_in_"] = [str(name) for name in estimator.feature_names_in_]
-    image_shape = estimator.image_shape_
-    state["image_shape_"] = None if image_shape is None else list(image_shape)
     state["network_spec"] = _plain(asdict(estimator._network_spec))
     for name in _NETWORKS:
         for key, tensor in getattr(estimator, name).state_dict().items():
@@ -264,17 +262,11 @@ def _sync_file(path):
 
 
 def _sync_folder(folder):
-    """Make the rename durable (POSIX); a no-op where folders cannot be opened."""
+    """Make the rename durable (POSIX); a no-op where folders cannot be synced."""
     try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
+        _sync_file(folder)
     except OSError:
         pass
-    finally:
-        os.close(descriptor)
 
 
 # ----------------------------------------------------------------- loading
@@ -408,8 +400,7 @@ def _restore_fitted_state(estimator, state, tensors):
         setattr(estimator, name, state[name])
     if "feature_names_in_" in state:
         estimator.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
-    image_shape = state["image_shape_"]
-    estimator.image_shape_ = None if image_shape is None else tuple(image_shape)
+    estimator.image_shape_ = spec.image_shape  # the networks' shape is the fitted one
     estimator._network_spec = spec
     estimator.device_ = "cpu"
     estimator._optimizer_states = None
