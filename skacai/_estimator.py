@@ -18,7 +18,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from skacai import _persistence
+from skacai import _persistence, _progress
 from skacai._networks import NetworkSpec, build_networks
 from skacai._sklearn_compat import Interval, StrOptions, _fit_context
 from skacai._training import TERM_NAMES, Networks, Optimizers, train_epoch
@@ -161,7 +161,12 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         entropy.
 
     verbose : int, default=0
-        Print the loss terms after each epoch when positive.
+        0 prints nothing. 1 shows a progress bar (tqdm, on stderr; a widget in
+        Jupyter) over the training samples of ``fit`` and ``partial_fit``,
+        with the epoch, the throughput and the last epoch's loss terms, and
+        a bar for ``transform``, ``inverse_transform``, ``score_samples``,
+        ``score`` and ``interpolate`` calls that run longer than two seconds.
+        2 also prints one line per epoch with the loss terms on stdout.
 
     warm_start : bool, default=False
         When True, ``fit`` continues from the current weights, optimiser state
@@ -396,6 +401,17 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         A call that raises, here or in any step of training (e.g. out of
         memory), leaves the model exactly as it was. A Ctrl-C keeps the last
         completed epoch instead, with a warning.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skacai import ACAITransformer
+        >>> X = np.random.default_rng(0).normal(size=(200, 8))
+        >>> model = ACAITransformer(n_components=3, max_iter=5, random_state=0)
+        >>> model.fit(X).n_iter_
+        5
+        >>> sorted(model.history_)
+        ['adversarial', 'critic', 'critic_regularization', 'loss', 'reconstruction']
         """
         continuing = self.warm_start and hasattr(self, "encoder_")
         rng = _random_state(self.random_state)
@@ -448,6 +464,17 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -----
         A call that raises leaves the model exactly as it was (unfitted after
         a failed first call).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skacai import ACAITransformer
+        >>> X = np.random.default_rng(0).normal(size=(200, 8))
+        >>> model = ACAITransformer(n_components=3, random_state=0)
+        >>> for chunk in np.array_split(X, 4):  # e.g. chunks read from disk
+        ...     _ = model.partial_fit(chunk)
+        >>> model.n_iter_  # one epoch per call
+        4
         """
         first_call = not hasattr(self, "encoder_")
         with _unchanged_on_error(self, in_place=not first_call):
@@ -585,8 +612,10 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         converged = diverged = interrupted = False
         for module in networks:
             module.train()
+        bar = _progress.training_bar(self.verbose, n_epochs, X.shape[0])
         try:
-            for _ in range(n_epochs):
+            for epoch in range(n_epochs):
+                bar.set_description_str(f"ACAI epoch {epoch + 1}/{n_epochs}", refresh=False)
                 last_good = _snapshot(networks, optimizers, generator)
                 try:
                     terms = train_epoch(
@@ -598,6 +627,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                         generator=generator,
                         adversarial_weight=self.adversarial_weight,
                         critic_regularization=self.critic_regularization,
+                        on_batch=bar.update,
                     )
                 except KeyboardInterrupt:
                     _restore(networks, optimizers, generator, last_good)
@@ -609,7 +639,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     _restore(networks, optimizers, generator, last_good)
                     diverged = True
                     break
-                self._record(terms)
+                self._record(terms, bar)
                 if not stop_early:
                     continue
                 improved, no_improvement = self._track_progress(
@@ -621,6 +651,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     converged = True
                     break
         finally:
+            bar.close()
             for module in networks:
                 module.eval()
             self._optimizer_states = tuple(opt.state_dict() for opt in optimizers)
@@ -665,16 +696,17 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 stacklevel=_USER_FRAME,
             )
 
-    def _record(self, terms):
+    def _record(self, terms, bar):
         loss = terms["reconstruction"] + self.adversarial_weight * terms["adversarial"]
         self.n_iter_ += 1
         self.loss_curve_.append(loss)
         self.history_["loss"].append(loss)
         for name in TERM_NAMES:
             self.history_[name].append(terms[name])
-        if self.verbose:
+        bar.set_postfix_str(_progress.format_terms(terms, loss))
+        if self.verbose >= 2:
             parts = ", ".join(f"{name} = {terms[name]:.6f}" for name in TERM_NAMES)
-            print(f"Iteration {self.n_iter_}, loss = {loss:.6f} ({parts})")
+            _progress.tqdm.write(f"Iteration {self.n_iter_}, loss = {loss:.6f} ({parts})")
 
     def _track_progress(self, networks, X_val, terms, no_improvement):
         """Update the best score; return (improved, epochs without improvement)."""
@@ -770,6 +802,18 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             data's range that the result overflows to infinity or NaN.
         TypeError
             If X is a sparse matrix.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skacai import ACAITransformer
+        >>> X = np.random.default_rng(0).normal(size=(200, 8))
+        >>> model = ACAITransformer(n_components=3, max_iter=5, random_state=0).fit(X)
+        >>> codes = model.transform(X)
+        >>> codes.shape, codes.dtype
+        ((200, 3), dtype('float64'))
+        >>> model.transform(X.astype(np.float32)).dtype
+        dtype('float32')
         """
         check_is_fitted(self)
         X = self._validate_input(X, reset=False)
@@ -798,6 +842,19 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             those of the training data that the result overflows.
         TypeError
             If X is a sparse matrix.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skacai import ACAITransformer
+        >>> X = np.random.default_rng(0).normal(size=(200, 8))
+        >>> model = ACAITransformer(n_components=3, max_iter=5, random_state=0).fit(X)
+        >>> X_hat = model.inverse_transform(model.transform(X))
+        >>> X_hat.shape
+        (200, 8)
+        >>> blend = model.inverse_transform(model.transform(X[:2]).mean(axis=0, keepdims=True))
+        >>> blend.shape
+        (1, 8)
         """
         check_is_fitted(self)
         codes = check_array(X, dtype=_FLOAT_DTYPES, input_name="X")
@@ -850,6 +907,20 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             ``n_steps`` and ``alphas`` are given, or if the result overflows.
         TypeError
             If ``X_start`` or ``X_end`` is a sparse matrix.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skacai import ACAITransformer
+        >>> X = np.random.default_rng(0).normal(size=(200, 8))
+        >>> model = ACAITransformer(n_components=3, max_iter=5, random_state=0).fit(X)
+        >>> frames = model.interpolate(X[:2], X[2:4], n_steps=5)
+        >>> frames.shape  # (pairs, steps, features)
+        (2, 5, 8)
+        >>> bool(np.allclose(frames[:, 0], model.inverse_transform(model.transform(X[:2]))))
+        True
+        >>> model.interpolate(X[:2], X[2:4], alphas=[0.0, 0.5, 1.0]).shape
+        (2, 3, 8)
         """
         check_is_fitted(self)
         alphas = _interpolation_alphas(n_steps, alphas)
@@ -863,10 +934,11 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         with np.errstate(over="ignore", invalid="ignore"):  # checked below
             X_end = X_end.astype(X_start.dtype, copy=False)
             a = alphas.astype(X_start.dtype)[None, :, None]
-            z_start, z_end = self._encode(X_start), self._encode(X_end)
+            z_start = self._encode(X_start, "interpolate (encoding X_start)")
+            z_end = self._encode(X_end, "interpolate (encoding X_end)")
             codes = (1 - a) * z_start[:, None, :] + a * z_end[:, None, :]
         n_pairs, n_alphas, n_components = codes.shape
-        frames = self._decode(codes.reshape(n_pairs * n_alphas, n_components))
+        frames = self._decode(codes.reshape(n_pairs * n_alphas, n_components), "interpolate")
         return _checked(frames.reshape(n_pairs, n_alphas, -1), "interpolate", X_start.dtype)
 
     def score_samples(self, X):
@@ -894,6 +966,21 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             data's range that the result overflows to infinity or NaN.
         TypeError
             If X is a sparse matrix.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skacai import ACAITransformer
+        >>> X = np.random.default_rng(0).normal(size=(200, 8))
+        >>> model = ACAITransformer(n_components=3, max_iter=5, random_state=0).fit(X)
+        >>> scores = model.score_samples(X)
+        >>> scores.shape
+        (200,)
+        >>> bool(np.all(scores <= 0))
+        True
+        >>> int(np.argmin(scores)) == int(np.argmax(np.square(X - model.inverse_transform(
+        ...     model.transform(X))).mean(axis=1)))
+        True
         """
         return self._score_samples(X, "score_samples")
 
@@ -923,6 +1010,15 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             As ``score_samples``, or if the mean of the scores overflows.
         TypeError
             If X is a sparse matrix.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skacai import ACAITransformer
+        >>> X = np.random.default_rng(0).normal(size=(200, 8))
+        >>> model = ACAITransformer(n_components=3, max_iter=5, random_state=0).fit(X)
+        >>> bool(np.isclose(model.score(X), model.score_samples(X).mean()))
+        True
         """
         scores = self._score_samples(X, "score")
         with np.errstate(over="ignore"):
@@ -937,26 +1033,33 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             squared = np.square(batch - reconstruction, dtype=np.float64)
             return -np.mean(squared, axis=1, keepdims=True)
 
-        scores = _map_batches(score, X, 1, dtype=np.float64)[:, 0]
+        scores = _map_batches(score, X, 1, dtype=np.float64, bar=self._inference_bar(method, X))
+        scores = scores[:, 0]
         return _checked(scores, method, X.dtype)
 
-    def _encode(self, X):
+    def _inference_bar(self, method, X):
+        """A progress bar over X's rows for a long call when verbose, else a no-op."""
+        return _progress.inference_bar(self.verbose, method, X.shape[0], _INFERENCE_BATCH_SIZE)
+
+    def _encode(self, X, method="transform"):
         """X -> codes, computed batch by batch in X's precision (float32 or float64)."""
         run = _Runner(self.encoder_, self.device_, X.dtype)
 
         def encode(batch):
             return run((batch - self.mean_) / self.scale_)
 
-        return _map_batches(encode, X, self._network_spec.n_components)
+        bar = self._inference_bar(method, X)
+        return _map_batches(encode, X, self._network_spec.n_components, bar=bar)
 
-    def _decode(self, codes):
+    def _decode(self, codes, method="inverse_transform"):
         """Codes -> data in the input's units, batch by batch in the codes' precision."""
         run = _Runner(self.decoder_, self.device_, codes.dtype)
 
         def decode(batch):
             return run(batch) * self.scale_ + self.mean_
 
-        return _map_batches(decode, codes, self.n_features_in_)
+        bar = self._inference_bar(method, codes)
+        return _map_batches(decode, codes, self.n_features_in_, bar=bar)
 
     @property
     def _n_features_out(self):
@@ -1304,16 +1407,22 @@ def _float64_copy(module):
     return twin
 
 
-def _map_batches(function, X, n_out, dtype=None):
+def _map_batches(function, X, n_out, dtype=None, bar=None):
     """``function`` applied to X's rows in batches, into one (n, n_out) array of
-    ``dtype`` (X's by default)."""
+    ``dtype`` (X's by default), advancing the progress ``bar`` if one is given."""
     out = np.empty((X.shape[0], n_out), dtype=X.dtype if dtype is None else dtype)
     # Scaling an input far outside the training range can overflow (above all in
     # the cast to float32); the public methods check their results instead.
-    with np.errstate(over="ignore", invalid="ignore"):
-        for start in range(0, X.shape[0], _INFERENCE_BATCH_SIZE):
-            stop = start + _INFERENCE_BATCH_SIZE
-            out[start:stop] = function(X[start:stop])
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start in range(0, X.shape[0], _INFERENCE_BATCH_SIZE):
+                stop = start + _INFERENCE_BATCH_SIZE
+                out[start:stop] = function(X[start:stop])
+                if bar is not None:
+                    bar.update(min(stop, X.shape[0]) - start)
+    finally:
+        if bar is not None:
+            bar.close()
     return out
 
 

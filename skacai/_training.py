@@ -7,6 +7,7 @@ optimisers and tensors and return named results.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -129,8 +130,13 @@ def train_epoch(
     generator: torch.Generator,
     adversarial_weight: float,
     critic_regularization: float,
+    on_batch: Callable[[int], None] | None = None,
 ) -> dict[str, float]:
-    """One pass over ``X``; returns each loss term averaged over the samples."""
+    """One pass over ``X``; returns each loss term averaged over the samples.
+
+    ``on_batch(n)`` is called after each step with the batch's size (for a
+    progress bar); it must not synchronise with the device.
+    """
     n = X.shape[0]
     order = torch.randperm(n, generator=generator, device=generator.device) if shuffle else None
     totals = torch.zeros(len(TERM_NAMES), device=X.device)
@@ -144,5 +150,7 @@ def train_epoch(
             networks, optimizers, x, alpha, adversarial_weight, critic_regularization
         )
         totals += torch.stack(terms) * x.shape[0]
+        if on_batch is not None:
+            on_batch(x.shape[0])
     means = (totals / n).tolist()  # the epoch's only host synchronisation
     return dict(zip(TERM_NAMES, means, strict=True))

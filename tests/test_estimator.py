@@ -275,15 +275,6 @@ def test_partial_fit_never_warns_about_convergence(blobs):
     ACAITransformer(n_components=3, **SMALL).partial_fit(blobs)
 
 
-def test_verbose_prints_each_epoch_and_silent_otherwise(blobs, capsys):
-    ACAITransformer(n_components=3, **SMALL).fit(blobs)
-    assert capsys.readouterr().out == ""
-    ACAITransformer(n_components=3, verbose=1, **SMALL).fit(blobs)
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 4 and lines[0].startswith("Iteration 1, loss = ")
-    assert "critic_regularization = " in lines[0]
-
-
 def test_failed_fit_leaves_a_fitted_model_exactly_as_it_was(fitted, blobs):
     model = clone(fitted).fit(blobs)
     before = model.transform(blobs)
