@@ -286,8 +286,9 @@ def _parse(data, path):
     where = f"{str(path)!r}"
     if data[:1] == b"\x80" or data[:2] == b"PK":
         raise ModelFileError(
-            f"{where} is a pickle or joblib file, not a skacai model file. skacai.load never "
-            "unpickles; load it with joblib.load only if you trust whoever wrote it."
+            f"{where} is a pickle or joblib file, not a skacai model file. "
+            "ACAITransformer.load never unpickles; load it with joblib.load only if you "
+            "trust whoever wrote it."
         )
     if len(data) < 8:
         raise ModelFileError(f"{where} is not a skacai model file: only {len(data)} bytes.")
