@@ -280,7 +280,7 @@ def line_interpolation_scores(frames):
 def evaluate_lines(transformer, n_pairs=256, n_frames=16, *, random_state=0):
     """Score a fitted transformer on the lines benchmark, as in the paper.
 
-    Draws ``2 * n_pairs`` fresh lines with :func:`skacai.datasets.make_lines`,
+    Draws ``2 * n_pairs`` lines with :func:`skacai.datasets.make_lines`,
     pairs them, decodes ``n_frames`` interpolations per pair (endpoints
     included) with ``transformer.interpolate`` and returns
     :func:`line_interpolation_scores` of the result.
@@ -295,7 +295,11 @@ def evaluate_lines(transformer, n_pairs=256, n_frames=16, *, random_state=0):
     n_frames : int, default=16
         Frames per interpolation (the paper uses 16).
     random_state : int, RandomState instance or None, default=0
-        Seeds the test lines.
+        Seeds the test lines. ``make_lines(n, random_state=s)`` draws the same
+        first lines for any ``n``, so pass a seed other than the training
+        data's: with the default 0, a model trained on
+        ``make_lines(n, random_state=0)`` would be scored on its own first
+        ``2 * n_pairs`` training lines.
 
     Returns
     -------
