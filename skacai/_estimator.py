@@ -190,11 +190,11 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         The critic ``d``: maps ``(n, n_features_in_)`` scaled inputs to
         ``(n,)`` estimates of the mixing coefficient.
 
-    mean_ : ndarray of shape (n_features_in_,)
+    mean_ : ndarray of shape (n_features,)
         Per-feature offset subtracted before the encoder (zeros when
         ``scaling=None``).
 
-    scale_ : ndarray of shape (n_features_in_,)
+    scale_ : ndarray of shape (n_features,)
         Per-feature divisor applied after ``mean_`` (ones when
         ``scaling=None``).
 
@@ -202,7 +202,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Number of epochs trained (summed over ``partial_fit`` calls and
         warm-started fits).
 
-    loss_curve_ : list of float, length n_iter_
+    loss_curve_ : list of float, of length ``n_iter_``
         The autoencoder's loss ``L_ae`` averaged over each epoch.
 
     history_ : dict of str to list of float
@@ -234,7 +234,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     n_features_in_ : int
         Number of features seen during ``fit``.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Names of features seen during ``fit``; defined only when ``X`` has
         feature names that are all strings.
 
@@ -783,7 +783,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, n_features)
             Data to encode.
 
         Returns
@@ -829,7 +829,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Returns
         -------
-        X_reconstructed : ndarray of shape (n_samples, n_features_in_)
+        X_reconstructed : ndarray of shape (n_samples, n_features)
             Decoded data; float32 for float32 codes, float64 otherwise.
 
         Raises
@@ -879,7 +879,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X_start, X_end : array-like of shape (n_pairs, n_features_in_)
+        X_start, X_end : array-like of shape (n_pairs, n_features)
             The pairs' two ends.
 
         n_steps : int, default=None
@@ -892,7 +892,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Returns
         -------
-        frames : ndarray of shape (n_pairs, n_steps, n_features_in_)
+        frames : ndarray of shape (n_pairs, n_steps, n_features)
             Decoded frames in the input's units; float32 for float32
             ``X_start``, float64 otherwise.
 
@@ -946,7 +946,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, n_features)
             Data to reconstruct.
 
         Returns
@@ -991,7 +991,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, n_features)
             Data to reconstruct.
 
         y : None

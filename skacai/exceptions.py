@@ -1,5 +1,7 @@
 """Errors and warnings specific to skacai."""
 
+__all__ = ["ModelFileError", "VersionMismatchWarning"]
+
 
 class ModelFileError(ValueError):
     """A file given to ``ACAITransformer.load`` is not a readable skacai model.

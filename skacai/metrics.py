@@ -307,6 +307,17 @@ def evaluate_lines(transformer, n_pairs=256, n_frames=16, *, random_state=0):
         The paper reports it x 1e-3; lower is better.
     smoothness : float
         Lower is better.
+
+    Examples
+    --------
+    >>> from skacai import ACAITransformer
+    >>> from skacai.datasets import make_lines
+    >>> from skacai.metrics import evaluate_lines
+    >>> X, _ = make_lines(512, image_size=16, random_state=0)
+    >>> model = ACAITransformer(8, hidden_layer_sizes=(64,), max_iter=2, random_state=0).fit(X)
+    >>> distance, smoothness = evaluate_lines(model, n_pairs=16, random_state=1)
+    >>> bool(0 <= distance < 1 and 0 <= smoothness)
+    True
     """
     from skacai.datasets import make_lines
 
