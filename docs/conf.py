@@ -81,7 +81,6 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",
-    "reference_url": {"skacai": None},  # link skacai names in the code to the API pages
 }
 
 # -- HTML ---------------------------------------------------------------------
