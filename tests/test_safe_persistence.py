@@ -369,3 +369,18 @@ def test_a_model_trained_on_the_gpu_saves_and_loads_on_the_cpu(X, tmp_path):
     assert loaded.device_ == "cpu"
     np.testing.assert_allclose(loaded.transform(X), model.transform(X), rtol=1e-5, atol=1e-6)
     loaded.partial_fit(X)
+
+
+def test_a_model_file_whose_header_length_starts_like_a_pickle_loads(tmp_path):
+    """A safetensors file starts with its header's length: one file in 256 starts with
+    0x80, the first byte of a pickle, and load used to refuse it as one."""
+    for n_layers in range(1, 400):
+        model = ACAITransformer(hidden_layer_sizes=(8,) * n_layers, max_iter=2)
+        data = _persistence._serialize(*_persistence._describe(model))
+        if data[:1] == b"\x80":
+            break
+    assert data[:1] == b"\x80"
+    path = tmp_path / "model.safetensors"
+    model.save(path)
+    assert path.read_bytes()[:1] == b"\x80"
+    assert ACAITransformer.load(path).get_params() == model.get_params()
