@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 import skacai
-from skacai._estimator import ACAITransformer
+from skacai._estimator import ACAITransformer, _all_finite
 from skacai._version import __version__
 
 PROG = "skacai"
@@ -328,7 +328,7 @@ def _check_array(X, source):
             f"{source} holds a {X.ndim}-D array of shape {X.shape}; skacai needs a 2-D array "
             f"(one row per sample, one column per feature): {hint}"
         )
-    if X.dtype.kind == "f" and not np.isfinite(X).all():
+    if X.dtype.kind == "f" and not _all_finite(X):
         row, column = np.argwhere(~np.isfinite(X))[0]
         raise ValueError(
             f"{source} holds NaN or infinite values (the first in row {row}, column {column}, "
