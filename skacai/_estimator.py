@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 import math
 import warnings
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skacai import _persistence, _progress
 from skacai._networks import NetworkSpec, build_networks
 from skacai._sklearn_compat import Interval, StrOptions, _fit_context
-from skacai._training import TERM_NAMES, Networks, Optimizers, train_epoch
+from skacai._training import TERM_NAMES, Networks, Optimizers, Workspace, train_epoch
 
 # Rows per forward pass in transform / inverse_transform / interpolate / score:
 # bounds their memory without changing their results.
@@ -64,6 +65,16 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Widths of the encoder's hidden layers, from the input inwards. The
         decoder uses them in reverse order and the critic copies the encoder.
         An empty tuple gives linear encoder and decoder.
+
+    dropout : float, default=0.0
+        Dropout rate in ``[0, 1)`` after every hidden layer's activation of
+        the encoder, decoder and critic (``architecture="mlp"`` only), as in
+        the TensorFlow 2 blog version of ACAI (which uses 0.5): during
+        training each hidden activation is zeroed with this probability and
+        the others are scaled by ``1 / (1 - dropout)``, with masks drawn from
+        the model's own seeded generator. ``transform`` and the other
+        inference methods never drop. ``0`` trains exactly as without dropout.
+        May be changed between ``partial_fit`` calls and warm-started fits.
 
     adversarial_weight : float, default=0.5
         ``lambda``: weight of the critic's verdict in the autoencoder's loss.
@@ -154,11 +165,11 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Shuffle the samples at each epoch.
 
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling, the mixing coefficients and the
-        validation split. An int gives the same model on every fit on CPU.
-        skacai never draws from (or reseeds) the global NumPy or torch random
-        state, not even with ``None``, which draws fresh operating-system
-        entropy.
+        Seeds weight initialisation, shuffling, the mixing coefficients, the
+        dropout masks and the validation split. An int gives the same model on
+        every fit on CPU. skacai never draws from (or reseeds) the global NumPy
+        or torch random state, not even with ``None``, which draws fresh
+        operating-system entropy.
 
     verbose : int, default=0
         0 prints nothing. 1 shows a progress bar (tqdm, on stderr; a widget in
@@ -297,6 +308,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     _parameter_constraints: ClassVar[dict] = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
         "adversarial_weight": [Interval(Real, 0, None, closed="left")],
         "critic_regularization": [Interval(Real, 0, 1, closed="both")],
         "architecture": [StrOptions({"mlp", "conv"})],
@@ -323,6 +335,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         n_components=32,
         *,
         hidden_layer_sizes=(512, 256),
+        dropout=0.0,
         adversarial_weight=0.5,
         critic_regularization=0.2,
         architecture="mlp",
@@ -345,6 +358,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.dropout = dropout
         self.adversarial_weight = adversarial_weight
         self.critic_regularization = critic_regularization
         self.architecture = architecture
@@ -391,7 +405,8 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             is both a ``ValueError`` and a ``TypeError``), if X is not a 2-D,
             real-valued, finite array with at least one sample and one feature,
             if X's values overflow the float32 training once scaled or its
-            statistics overflow float64, or if ``warm_start=True`` continues
+            statistics overflow float64, if ``dropout > 0`` with
+            ``architecture="conv"``, or if ``warm_start=True`` continues
             networks that the parameters no longer describe.
         TypeError
             If X is a sparse matrix.
@@ -419,6 +434,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             X = self._validate_input(X, reset=not continuing)
             device = _resolve_device(self.device)
             hidden_layer_sizes = self._hidden_layer_sizes()
+            self._check_dropout()
             if continuing:
                 self._check_same_networks(hidden_layer_sizes, "warm_start=True")
             X_train, X_val = self._split(X, rng)
@@ -481,6 +497,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             X = self._validate_input(X, reset=first_call)
             device = _resolve_device(self.device)
             hidden_layer_sizes = self._hidden_layer_sizes()
+            self._check_dropout()
             if first_call:
                 rng = _random_state(self.random_state)
                 self._initialize(X, hidden_layer_sizes, rng, device)
@@ -502,6 +519,14 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"ints, got {self.hidden_layer_sizes!r}."
             )
         return tuple(int(s) for s in sizes)
+
+    def _check_dropout(self):
+        if self.dropout > 0 and self.architecture == "conv":
+            raise ValueError(
+                f"dropout={self.dropout} applies to architecture='mlp' only: the paper's "
+                "convolutional networks have no dropout layers. Use dropout=0 with "
+                "architecture='conv'."
+            )
 
     def _image_shape(self, n_features):
         """The validated ``(channels, height, width)``, or None for an MLP without one."""
@@ -607,6 +632,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         generator = self._generator(device)
         X_tensor = self._to_tensor(X, device)
         X_val_tensor = None if X_val is None else self._to_tensor(X_val, device)
+        workspace = Workspace(X_tensor.device, X_tensor.dtype)  # buffers shared by the epochs
         best_state = None
         no_improvement = 0
         converged = diverged = interrupted = False
@@ -627,7 +653,9 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                         generator=generator,
                         adversarial_weight=self.adversarial_weight,
                         critic_regularization=self.critic_regularization,
+                        dropout=self.dropout,
                         on_batch=bar.update,
+                        workspace=workspace,
                     )
                 except KeyboardInterrupt:
                     _restore(networks, optimizers, generator, last_good)
@@ -1194,6 +1222,10 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def __setstate__(self, state):
         recorded = state.pop("_skacai_versions", None)
+        # A pickle from before a parameter existed gets its default (e.g. dropout=0).
+        for name, parameter in inspect.signature(type(self).__init__).parameters.items():
+            if parameter.default is not inspect.Parameter.empty:
+                state.setdefault(name, parameter.default)
         super().__setstate__(state)
         if recorded is not None:
             _persistence.warn_version_mismatch(

@@ -2,16 +2,24 @@
 
 The loop is split into short steps: :func:`train_epoch` -> :func:`train_step`
 -> :func:`acai_losses`. None of them touches an estimator; they take modules,
-optimisers and tensors and return named results.
+optimisers and tensors and return named results. :func:`train_step` is the
+plain autograd formulation; fully-connected networks train with its
+hand-written equivalent, :func:`skacai._mlp_step.mlp_train_step`, which the
+tests hold to the same losses and gradients.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
 from torch import nn
+
+from skacai import _mlp_step
+from skacai._mlp_step import Workspace
+from skacai._networks import dropout_during
 
 TERM_NAMES = ("reconstruction", "adversarial", "critic", "critic_regularization")
 
@@ -130,27 +138,54 @@ def train_epoch(
     generator: torch.Generator,
     adversarial_weight: float,
     critic_regularization: float,
+    dropout: float = 0.0,
     on_batch: Callable[[int], None] | None = None,
+    workspace: Workspace | None = None,
 ) -> dict[str, float]:
     """One pass over ``X``; returns each loss term averaged over the samples.
 
-    ``on_batch(n)`` is called after each step with the batch's size (for a
-    progress bar); it must not synchronise with the device.
+    Shuffling, the mixing coefficients and the dropout masks (``dropout`` is
+    the rate after each hidden activation of MLP networks, which must be in
+    training mode) are all drawn from ``generator``. ``on_batch(n)`` is called
+    after each step with the batch's size (for a progress bar); it must not
+    synchronise with the device.
+
+    Fully-connected networks train with :func:`skacai._mlp_step.mlp_train_step`,
+    whose buffers live in ``workspace``: pass the same one to every epoch of a
+    fit so that they are allocated once (None: new buffers for this epoch).
+    Other networks train with :func:`train_step`.
     """
     n = X.shape[0]
     order = torch.randperm(n, generator=generator, device=generator.device) if shuffle else None
     totals = torch.zeros(len(TERM_NAMES), device=X.device)
-    for start in range(0, n, batch_size):
-        if order is None:
-            x = X[start : start + batch_size]
-        else:
-            x = X[order[start : start + batch_size].to(X.device)]
-        alpha = sample_alpha(x.shape[0], generator, X.device)
-        terms = train_step(
-            networks, optimizers, x, alpha, adversarial_weight, critic_regularization
+    if _mlp_step.handles(networks):
+        workspace = Workspace(X.device, X.dtype) if workspace is None else workspace
+        step = functools.partial(
+            _mlp_step.mlp_train_step, workspace=workspace, dropout=dropout, generator=generator
         )
-        totals += torch.stack(terms) * x.shape[0]
-        if on_batch is not None:
-            on_batch(x.shape[0])
+    else:
+        workspace, step = None, train_step
+    with dropout_during(networks, dropout, generator):
+        for x in _batches(X, order, batch_size, workspace):
+            alpha = sample_alpha(x.shape[0], generator, X.device)
+            terms = step(networks, optimizers, x, alpha, adversarial_weight, critic_regularization)
+            totals += torch.stack(tuple(terms)) * x.shape[0]
+            if on_batch is not None:
+                on_batch(x.shape[0])
     means = (totals / n).tolist()  # the epoch's only host synchronisation
     return dict(zip(TERM_NAMES, means, strict=True))
+
+
+def _batches(X, order, batch_size, workspace):
+    """The epoch's batches: slices of ``X``, or its rows in ``order`` (into a buffer of
+    ``workspace`` when given, reused from batch to batch)."""
+    for start in range(0, X.shape[0], batch_size):
+        if order is None:
+            yield X[start : start + batch_size]
+            continue
+        rows = order[start : start + batch_size].to(X.device)
+        if workspace is None:
+            yield X[rows]
+        else:
+            batch = workspace("batch", rows.shape[0], X.shape[1])
+            yield torch.index_select(X, 0, rows, out=batch)

@@ -287,6 +287,18 @@ CASES = [
         ValueError,
         "n_components must be a multiple of 10",
     ),
+    (
+        "conv-with-dropout",
+        lambda m, X: m.set_params(architecture="conv", image_shape=(2, 5), dropout=0.5).fit(X),
+        ValueError,
+        "dropout=0.5 applies to architecture='mlp' only",
+    ),
+    (
+        "partial_fit-conv-with-dropout",
+        lambda m, X: m.set_params(architecture="conv", dropout=0.5).partial_fit(X),
+        ValueError,
+        "dropout=0.5 applies to architecture='mlp' only",
+    ),
     # interpolate's own arguments
     (
         "interpolate-unpaired",
@@ -436,6 +448,7 @@ CASES = [
 INVALID_PARAMS = {
     "n_components": [0, 2.5],
     "hidden_layer_sizes": [(0,), (16, -1), -3, "abc"],
+    "dropout": [-0.1, 1.0, 1.5, np.nan, "half"],
     "adversarial_weight": [-1, np.nan, np.inf],
     "critic_regularization": [1.5, -0.1],
     "architecture": ["rnn"],
@@ -574,6 +587,7 @@ FIT_FAILURES = [
     ("strings", lambda X: STRINGS, {}, STRING),
     ("image_shape", lambda X: X, {"image_shape": (3, 3)}, "describes 9 values"),
     ("conv-grid", lambda X: X, {"architecture": "conv", "n_scales": 0}, "multiple of 10"),
+    ("conv-dropout", lambda X: X, {"architecture": "conv", "dropout": 0.1}, "mlp' only"),
     ("unscaled-overflow", lambda X: X * 1e39, {"scaling": None}, "beyond float32's range"),
     ("statistics-overflow", lambda X: X * 1e300, {}, "overflows float64"),
 ]

@@ -1,4 +1,8 @@
-"""ACAI's losses and update rule, checked by hand and against a plain formulation."""
+"""ACAI's losses and update rule, checked by hand and against a plain formulation.
+
+The hand-written step for MLP networks (``skacai._mlp_step``) is checked against
+the autograd step, ``train_step``, which is checked against the textbook formulation.
+"""
 
 import copy
 
@@ -6,8 +10,17 @@ import numpy as np
 import pytest
 import torch
 
-from skacai._networks import MLP, Critic, NetworkSpec, build_networks
-from skacai._training import Networks, Optimizers, acai_losses, sample_alpha, train_step
+from skacai import _mlp_step
+from skacai._mlp_step import Workspace, mlp_train_step
+from skacai._networks import MLP, Critic, NetworkSpec, build_networks, dropout_during
+from skacai._training import (
+    Networks,
+    Optimizers,
+    acai_losses,
+    sample_alpha,
+    train_epoch,
+    train_step,
+)
 
 
 def tiny_linear_networks():
@@ -163,3 +176,99 @@ def test_initialisation_is_seeded_and_follows_the_paper():
     expected_std = 1 / np.sqrt((1 + 0.2**2) * 400)
     assert weight.std().item() == pytest.approx(expected_std, rel=0.02)
     assert torch.count_nonzero(f1.layers[0].bias) == 0
+
+
+# ------------------------------------------------- the hand-written MLP step
+
+
+def run_step(networks, x, alpha, lam, gamma, rate, *, fast):
+    """One SGD step (lr=1) on copies: the loss terms, each parameter's gradient and
+    the generator's state afterwards."""
+    networks = Networks(*(copy.deepcopy(m) for m in networks))
+    parameters = [*networks.autoencoder_parameters(), *networks.critic_parameters()]
+    before = [p.detach().clone() for p in parameters]
+    optimizers = Optimizers(
+        torch.optim.SGD(networks.autoencoder_parameters(), lr=1.0),
+        torch.optim.SGD(networks.critic_parameters(), lr=1.0),
+    )
+    generator = torch.Generator().manual_seed(3)
+    if fast:
+        workspace = Workspace(x.device, x.dtype)
+        terms = mlp_train_step(
+            networks, optimizers, x, alpha, lam, gamma,
+            workspace=workspace, dropout=rate, generator=generator,
+        )  # fmt: skip
+    else:
+        with dropout_during(networks, rate, generator):
+            terms = train_step(networks, optimizers, x, alpha, lam, gamma)
+    gradients = [old - new.detach() for old, new in zip(before, parameters, strict=True)]
+    return torch.stack(list(terms)), gradients, generator.get_state()
+
+
+@pytest.mark.parametrize(
+    ("hidden", "n", "lam", "gamma", "rate"),
+    [
+        ((7, 5), 8, 0.5, 0.2, 0.0),
+        ((7, 5), 8, 0.0, 0.2, 0.0),  # lambda = 0: no backward pass through the critic
+        ((7, 5), 8, 0.5, 0.2, 0.5),  # the same dropout masks on both sides
+        ((7, 5), 9, 2.0, 1.0, 0.3),
+        ((), 8, 0.5, 0.2, 0.0),  # linear networks
+        ((40, 30, 20), 33, 0.5, 0.2, 0.5),
+        ((7,), 1, 0.5, 0.2, 0.5),  # a single sample
+    ],
+)
+def test_mlp_step_gives_the_losses_and_gradients_of_the_plain_step(hidden, n, lam, gamma, rate):
+    spec = NetworkSpec("mlp", 6, 3, hidden)
+    networks = Networks(*build_networks(spec, torch.Generator().manual_seed(0), "cpu"))
+    for module in networks:
+        module.train()
+    x = torch.randn(n, 6, generator=torch.Generator().manual_seed(1))
+    alpha = sample_alpha(n, torch.Generator().manual_seed(2), torch.device("cpu"))
+    plain = run_step(networks, x, alpha, lam, gamma, rate, fast=False)
+    fast = run_step(networks, x, alpha, lam, gamma, rate, fast=True)
+    torch.testing.assert_close(fast[0], plain[0], rtol=1e-5, atol=1e-7)
+    for got, expected in zip(fast[1], plain[1], strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-6)
+    assert torch.equal(fast[2], plain[2])  # the same draws from the generator
+
+
+def test_mlp_step_matches_the_textbook_gradients():
+    networks = random_networks()
+    x = torch.randn(8, 6, generator=torch.Generator().manual_seed(1))
+    alpha = sample_alpha(8, torch.Generator().manual_seed(2), torch.device("cpu"))
+    expected_ae, expected_critic = reference_gradients(networks, x, alpha, 0.5, 0.2)
+    _, gradients, _ = run_step(networks, x, alpha, 0.5, 0.2, 0.0, fast=True)
+    for got, expected in zip(gradients, [*expected_ae, *expected_critic], strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_train_epoch_uses_the_mlp_step_and_reuses_its_buffers(monkeypatch):
+    """An epoch with a short last batch, with dropout: the same as the plain step's epoch."""
+    X = torch.randn(70, 6, generator=torch.Generator().manual_seed(4))
+    results = []
+    for fast in (True, False):
+        networks = random_networks(seed=5)
+        for module in networks:
+            module.train()
+        optimizers = Optimizers(
+            torch.optim.SGD(networks.autoencoder_parameters(), lr=0.1),
+            torch.optim.SGD(networks.critic_parameters(), lr=0.1),
+        )
+        if not fast:
+            monkeypatch.setattr(_mlp_step, "handles", lambda networks: False)
+        workspace = Workspace(X.device, X.dtype)
+        kwargs = dict(
+            batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(6),
+            adversarial_weight=0.5, critic_regularization=0.2, dropout=0.5, workspace=workspace,
+        )  # fmt: skip
+        terms = [train_epoch(networks, optimizers, X, **kwargs) for _ in range(2)]
+        pointers = {name: b.data_ptr() for name, b in workspace._buffers.items()}
+        train_epoch(networks, optimizers, X, **kwargs)
+        assert {name: b.data_ptr() for name, b in workspace._buffers.items()} == pointers
+        assert bool(pointers) == fast
+        results.append((terms, [p.detach() for m in networks for p in m.parameters()]))
+    (fast_terms, fast_weights), (plain_terms, plain_weights) = results
+    for got, expected in zip(fast_terms, plain_terms, strict=True):
+        assert got == pytest.approx(expected, rel=1e-5)
+    for got, expected in zip(fast_weights, plain_weights, strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-6)
