@@ -78,6 +78,27 @@ def test_transform_is_independent_of_the_inference_batches(fitted, blobs, monkey
     )
 
 
+def test_conv_inference_on_cpu_runs_in_small_batches_with_the_same_results(monkeypatch):
+    import skacai._estimator as estimator_module
+
+    X = np.random.default_rng(0).normal(size=(300, 64)).astype(np.float32)
+    model = ACAITransformer(
+        16,
+        architecture="conv",
+        image_shape=(8, 8),
+        conv_width=4,
+        n_scales=1,
+        max_iter=1,
+        random_state=0,
+    ).fit(X)
+    assert model._inference_rows() == estimator_module._CONV_CPU_INFERENCE_BATCH_SIZE < 300
+    codes, recon = model.transform(X), model.inverse_transform(model.transform(X))
+    monkeypatch.setattr(estimator_module, "_CONV_CPU_INFERENCE_BATCH_SIZE", 4096)
+    assert model._inference_rows() == 4096
+    np.testing.assert_array_equal(model.transform(X), codes)
+    np.testing.assert_array_equal(model.inverse_transform(codes), recon)
+
+
 def test_reconstruction_falls_during_training(blobs):
     model = ACAITransformer(n_components=3, **{**SMALL, "max_iter": 15}).fit(blobs)
     curve = model.history_["reconstruction"]
