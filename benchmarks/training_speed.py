@@ -26,6 +26,7 @@ that the results are identical.
     python benchmarks/training_speed.py --check                  # same losses and gradients
     python benchmarks/training_speed.py --masks --threads 1      # dropout masks, ns/element
     python benchmarks/training_speed.py --autograd               # also skacai's autograd step
+    python benchmarks/training_speed.py --bf16                   # also precision="bfloat16"
     python benchmarks/training_speed.py --bf16-bound             # float32 vs all-bfloat16 step
 
 ``--check`` verifies on a seeded batch (dropout 0, so that both sides compute
@@ -238,13 +239,13 @@ def time_skacai(model, X, batch_size, n_steps, autograd=False):
     return epochs * rows, epochs * steps_per_epoch, timer.wall, timer.cpu, timer.faults
 
 
-def measure_training(X, X_scaled, batch_size, seconds, repeats, min_steps, autograd):
+def measure_training(X, X_scaled, batch_size, seconds, repeats, min_steps, autograd, bf16=False):
     """Samples per second (wall and CPU) of the naive loop and skacai, alternately."""
     hidden, n_components, dropout = BLOG["hidden"], BLOG["n_components"], BLOG["dropout"]
     naive = NaiveACAI(X.shape[1], hidden, n_components, dropout)
     rng = np.random.default_rng(0)
     contenders = {"naive": lambda steps: time_naive(naive, X_scaled, batch_size, steps, rng)}
-    names = ["skacai", "skacai_autograd"] if autograd else ["skacai"]
+    names = ["skacai"] + ["skacai_autograd"] * autograd + ["skacai_bf16"] * bf16
     for name in names:
         model = ACAITransformer(
             n_components,
@@ -252,6 +253,7 @@ def measure_training(X, X_scaled, batch_size, seconds, repeats, min_steps, autog
             dropout=dropout,
             batch_size=batch_size,
             learning_rate_init=LEARNING_RATE,
+            precision="bfloat16" if name == "skacai_bf16" else "float32",
             random_state=0,
         ).partial_fit(X[:batch_size])  # initialises the model
         contenders[name] = functools.partial(
@@ -274,6 +276,11 @@ def measure_training(X, X_scaled, batch_size, seconds, repeats, min_steps, autog
         row[f"{name}_faults_per_step"] = min(m[4] / m[1] for m in measured)
     row["ratio"] = row["skacai_samples_per_s"] / row["naive_samples_per_s"]
     row["cpu_ratio"] = row["skacai_samples_per_cpu_s"] / row["naive_samples_per_cpu_s"]
+    if bf16:
+        row["bf16_ratio"] = row["skacai_bf16_samples_per_s"] / row["naive_samples_per_s"]
+        row["bf16_cpu_ratio"] = (
+            row["skacai_bf16_samples_per_cpu_s"] / row["naive_samples_per_cpu_s"]
+        )
     return row
 
 
@@ -567,6 +574,11 @@ def main(argv=None):
         help="also time skacai with its plain autograd train_step instead of the "
         "hand-written MLP step",
     )
+    parser.add_argument(
+        "--bf16",
+        action="store_true",
+        help="also time skacai with precision='bfloat16' (mixed precision)",
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument(
         "--check",
@@ -648,6 +660,7 @@ def main(argv=None):
                 args.repeats,
                 args.min_steps,
                 args.autograd,
+                args.bf16,
             )
             results["training"].append(row)
             print(
@@ -664,9 +677,17 @@ def main(argv=None):
                     f"{row['skacai_autograd_samples_per_s']:,.0f} samples/s, "
                     f"{row['skacai_autograd_samples_per_cpu_s']:,.0f} per CPU s"
                 )
+            if args.bf16:
+                extra.append(
+                    f"skacai with precision='bfloat16': "
+                    f"{row['skacai_bf16_samples_per_s']:,.0f} samples/s "
+                    f"({row['bf16_ratio']:.2f} x naive), "
+                    f"{row['skacai_bf16_samples_per_cpu_s']:,.0f} per CPU s "
+                    f"({row['bf16_cpu_ratio']:.2f} x naive)"
+                )
             faults = ", ".join(
                 f"{name} {row[f'{name}_faults_per_step']:,.0f}"
-                for name in ("naive", "skacai", "skacai_autograd")
+                for name in ("naive", "skacai", "skacai_autograd", "skacai_bf16")
                 if f"{name}_faults_per_step" in row
             )
             extra.append(f"page faults per step: {faults}")

@@ -41,12 +41,28 @@ class Workspace:
         self.device, self.dtype = device, dtype
         self._buffers: dict[str, torch.Tensor] = {}
 
-    def __call__(self, name: str, rows: int, cols: int) -> torch.Tensor:
+    def __call__(
+        self, name: str, rows: int, cols: int, dtype: torch.dtype | None = None
+    ) -> torch.Tensor:
+        """The buffer ``name`` (of ``dtype``, by default the workspace's), ``rows`` x ``cols``."""
+        dtype = self.dtype if dtype is None else dtype
         buffer = self._buffers.get(name)
-        if buffer is None or buffer.shape[0] < rows or buffer.shape[1] != cols:
-            buffer = torch.empty(rows, cols, device=self.device, dtype=self.dtype)
+        if (
+            buffer is None
+            or buffer.shape[0] < rows
+            or buffer.shape[1] != cols
+            or buffer.dtype != dtype
+        ):
+            buffer = torch.empty(rows, cols, device=self.device, dtype=dtype)
             self._buffers[name] = buffer
         return buffer[:rows]
+
+    def low_precision(self, dtype: torch.dtype) -> _LowPrecision:
+        """The (lasting) low-precision copies of the weights for mixed precision in ``dtype``."""
+        copies = getattr(self, "_low_precision", None)
+        if copies is None or copies.dtype != dtype:
+            copies = self._low_precision = _LowPrecision(self, dtype)
+        return copies
 
 
 class _Trace(NamedTuple):
@@ -67,48 +83,107 @@ def handles(networks) -> bool:
     )
 
 
-def _forward(mlp, x, out, workspace, name, rate, generator):
+def _forward(mlp, x, out, workspace, name, rate, generator, compute=None):
     """``mlp(x)`` (training mode) written into ``out``; returns the trace for :func:`_backward`.
 
     Masks are drawn layer by layer as :meth:`MLP.forward` draws them, so both
-    give the same masks from the same generator state.
+    give the same masks from the same generator state. With ``compute`` (a
+    :class:`_LowPrecision`), the layers run on its low-precision copies of the
+    weights and of ``x``, as ``torch.autocast`` runs them, and the output is
+    converted into ``out``'s dtype.
     """
     *hidden, last = mlp.layers
+    if compute is not None:
+        x = compute.cast(x, f"{name}.x")
     inputs, masks = [x], []
     for i, layer in enumerate(hidden):
-        h = workspace(f"{name}.h{i}", x.shape[0], layer.out_features)
-        torch.addmm(layer.bias, inputs[-1], layer.weight.t(), out=h)
+        weight, bias = _weights(layer, compute)
+        h = workspace(f"{name}.h{i}", x.shape[0], layer.out_features, x.dtype)
+        torch.addmm(bias, inputs[-1], weight.t(), out=h)
         nn.functional.leaky_relu_(h, LEAKY_SLOPE)
         mask = None
         if rate > 0:
-            buffer = workspace(f"{name}.m{i}", *h.shape)
+            buffer = workspace(f"{name}.m{i}", *h.shape, h.dtype)
             mask = dropout_mask(h.shape, rate, generator, h.device, h.dtype, out=buffer)
             h.mul_(mask)
         inputs.append(h)
         masks.append(mask)
-    torch.addmm(last.bias, inputs[-1], last.weight.t(), out=out)
+    weight, bias = _weights(last, compute)
+    if compute is None:
+        torch.addmm(bias, inputs[-1], weight.t(), out=out)
+    else:
+        low = workspace(f"{name}.out", out.shape[0], out.shape[1], x.dtype)
+        out.copy_(torch.addmm(bias, inputs[-1], weight.t(), out=low))
     return _Trace(inputs, masks)
 
 
-def _backward(mlp, trace, grad, workspace, name, *, weight_grads, input_grad=None):
+class _LowPrecision:
+    """Low-precision copies of a step's weights and inputs (mixed precision).
+
+    ``torch.autocast`` semantics: matrix products take ``dtype`` copies of the
+    float32 weights and activations and write ``dtype`` results; the weights'
+    gradients are converted back to float32. The copies are refreshed every
+    step (:meth:`refresh`), after the previous step's update.
+    """
+
+    def __init__(self, workspace: Workspace, dtype: torch.dtype):
+        self.workspace, self.dtype = workspace, dtype
+        self.copies: dict[nn.Parameter, torch.Tensor] = {}
+
+    def refresh(self, modules) -> None:
+        for module in modules:
+            for parameter in module.parameters():
+                copy = self.copies.get(parameter)
+                if copy is None or copy.shape != parameter.shape:
+                    copy = torch.empty_like(parameter, dtype=self.dtype)
+                    self.copies[parameter] = copy
+                copy.copy_(parameter.detach())
+
+    def cast(self, tensor: torch.Tensor, name: str) -> torch.Tensor:
+        buffer = self.workspace(name, tensor.shape[0], tensor.shape[1], self.dtype)
+        return buffer.copy_(tensor)
+
+
+def _weights(layer, compute):
+    if compute is None:
+        return layer.weight, layer.bias
+    return compute.copies[layer.weight], compute.copies[layer.bias]
+
+
+def _backward(mlp, trace, grad, workspace, name, *, weight_grads, input_grad=None, compute=None):
     """Backpropagate ``grad`` (d loss / d output, for the trace's first rows) through ``mlp``.
 
     With ``weight_grads`` the parameters' gradients are written into their
     ``.grad``. ``input_grad``, a buffer, receives d loss / d input; None skips it.
+    With ``compute``, the products run in its dtype as in :func:`_forward`
+    (``grad`` is converted first) and the weights' gradients are converted to
+    float32.
     """
     rows = grad.shape[0]
     layers = list(mlp.layers)
+    if compute is not None:
+        grad = compute.cast(grad, f"{name}.dout")
     for i in reversed(range(len(layers))):
         layer, layer_input = layers[i], trace.inputs[i][:rows]
+        weight, _ = _weights(layer, compute)
         if weight_grads:
-            torch.mm(grad.t(), layer_input, out=_grad_of(layer.weight))
-            torch.sum(grad, 0, out=_grad_of(layer.bias))
+            if compute is None:
+                torch.mm(grad.t(), layer_input, out=_grad_of(layer.weight))
+                torch.sum(grad, 0, out=_grad_of(layer.bias))
+            else:
+                low = workspace(f"{name}.dw{i}", *layer.weight.shape, grad.dtype)
+                _grad_of(layer.weight).copy_(torch.mm(grad.t(), layer_input, out=low))
+                torch.sum(grad, 0, dtype=layer.bias.dtype, out=_grad_of(layer.bias))
         if i == 0:
             if input_grad is not None:
-                torch.mm(grad, layer.weight, out=input_grad)
+                if compute is None:
+                    torch.mm(grad, weight, out=input_grad)
+                else:
+                    low = workspace(f"{name}.din", rows, layer.in_features, grad.dtype)
+                    input_grad.copy_(torch.mm(grad, weight, out=low))
             return
-        upstream = workspace(f"{name}.g{i}", rows, layer.in_features)
-        torch.mm(grad, layer.weight, out=upstream)  # d loss / d h, h = leaky(a) * mask
+        upstream = workspace(f"{name}.g{i}", rows, layer.in_features, grad.dtype)
+        torch.mm(grad, weight, out=upstream)  # d loss / d h, h = leaky(a) * mask
         mask = trace.masks[i - 1]
         if mask is not None:
             upstream.mul_(mask[:rows])
@@ -142,6 +217,7 @@ def mlp_train_step(
     workspace: Workspace,
     dropout: float = 0.0,
     generator: torch.Generator | None = None,
+    autocast_dtype: torch.dtype | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """One simultaneous update of the autoencoder and the critic from one batch.
 
@@ -149,25 +225,35 @@ def mlp_train_step(
     :func:`skacai._training.acai_losses` for the losses), for networks that
     :func:`handles`, with ``dropout`` drawn from ``generator``. Returns the
     four loss terms, in the order of :class:`~skacai._training.LossTerms`.
+
+    ``autocast_dtype`` (e.g. ``torch.bfloat16``) is mixed precision, as
+    :func:`~skacai._training.train_step` with the same argument: every matrix
+    product runs in that dtype, on copies of the weights made at the start of
+    the step; the weights, their gradients, the optimisers and the losses stay
+    float32.
     """
     encoder, decoder, critic = networks
     n, n_features = x.shape
     latent = encoder.layers[-1].out_features
     n_scores = critic.body.layers[-1].out_features
     lam, gamma = adversarial_weight, critic_regularization
+    compute = None
+    if autocast_dtype is not None:
+        compute = workspace.low_precision(autocast_dtype)
+        compute.refresh(networks)
     with torch.no_grad():
         # Forward. One buffer holds [z; z_mix], the decoder's input, and one
         # [x_hat; x_mix; x_reg]: the decoder writes its first two thirds and the
         # critic reads its last two, so nothing is copied.
         codes = workspace("codes", 2 * n, latent)
         z, z_mix = codes[:n], codes[n:]
-        encoder_trace = _forward(encoder, x, z, workspace, "encoder", dropout, generator)
+        encoder_trace = _forward(encoder, x, z, workspace, "encoder", dropout, generator, compute)
         a = alpha.unsqueeze(1).to(x.dtype)
         torch.mul(a, z, out=z_mix)
         z_mix.add_((1.0 - a) * z.flip(0))
         images = workspace("images", 3 * n, n_features)
         decoder_trace = _forward(
-            decoder, codes, images[: 2 * n], workspace, "decoder", dropout, generator
+            decoder, codes, images[: 2 * n], workspace, "decoder", dropout, generator, compute
         )
         x_hat, x_reg = images[:n], images[2 * n :]
         scratch = workspace("scratch", n, n_features)
@@ -175,7 +261,7 @@ def mlp_train_step(
         x_reg.add_(torch.mul(x_hat, 1.0 - gamma, out=scratch))
         scores = workspace("scores", 2 * n, n_scores)
         critic_trace = _forward(
-            critic.body, images[n:], scores, workspace, "critic", dropout, generator
+            critic.body, images[n:], scores, workspace, "critic", dropout, generator, compute
         )
         d = scores.mean(dim=1)
         d_mix, d_reg = d[:n], d[n:]
@@ -192,7 +278,15 @@ def mlp_train_step(
         # The critic's loss -> the critic's weights.
         d_grad = torch.cat([(d_mix - alpha) * (2.0 / n), d_reg * (2.0 / n)])
         scores_grad = _critic_grad(scores, d_grad, workspace("scores_grad", 2 * n, 1))
-        _backward(critic.body, critic_trace, scores_grad, workspace, "critic", weight_grads=True)
+        _backward(
+            critic.body,
+            critic_trace,
+            scores_grad,
+            workspace,
+            "critic",
+            weight_grads=True,
+            compute=compute,
+        )
 
         # The autoencoder's loss -> the encoder's and decoder's weights, through the
         # critic's x_mix half only (with lambda = 0, not through the critic at all).
@@ -211,6 +305,7 @@ def mlp_train_step(
                 "critic",
                 weight_grads=False,
                 input_grad=images_grad[n:],
+                compute=compute,
             )
         codes_grad = workspace("codes_grad", rows, latent)
         _backward(
@@ -221,12 +316,21 @@ def mlp_train_step(
             "decoder",
             weight_grads=True,
             input_grad=codes_grad,
+            compute=compute,
         )
         z_grad = codes_grad[:n]
         if lam != 0:  # z_mix = alpha z + (1 - alpha) z[::-1]
             mix = codes_grad[n:]
             z_grad = z_grad + a * mix + ((1.0 - a) * mix).flip(0)
-        _backward(encoder, encoder_trace, z_grad, workspace, "encoder", weight_grads=True)
+        _backward(
+            encoder,
+            encoder_trace,
+            z_grad,
+            workspace,
+            "encoder",
+            weight_grads=True,
+            compute=compute,
+        )
     optimizers.autoencoder.step()
     optimizers.critic.step()
     return terms

@@ -85,9 +85,11 @@ def acai_losses(
     z = networks.encoder(x)
     a = alpha.unsqueeze(1)
     z_mix = a * z + (1.0 - a) * z.flip(0)
-    x_hat, x_mix = networks.decoder(torch.cat([z, z_mix])).split(n)
+    # .to(x.dtype): under bfloat16 autocast the networks' outputs are bfloat16; the
+    # losses and the critic's input are formed in x's precision (a no-op otherwise).
+    x_hat, x_mix = networks.decoder(torch.cat([z, z_mix])).to(x.dtype).split(n)
     x_reg = critic_regularization * x + (1.0 - critic_regularization) * x_hat
-    critic_mix, critic_reg = networks.critic(torch.cat([x_mix, x_reg])).split(n)
+    critic_mix, critic_reg = networks.critic(torch.cat([x_mix, x_reg])).to(x.dtype).split(n)
 
     terms = LossTerms(
         reconstruction=(x - x_hat).square().mean(),
@@ -108,14 +110,26 @@ def train_step(
     alpha: torch.Tensor,
     adversarial_weight: float,
     critic_regularization: float,
+    autocast_dtype: torch.dtype | None = None,
 ) -> LossTerms:
     """One simultaneous update of the autoencoder and the critic from one batch.
 
     Each loss is differentiated with respect to its own parameters only, so the
     critic's loss never reaches the encoder or decoder and the autoencoder's loss
     never reaches the critic; both gradients are taken before either step.
+
+    ``autocast_dtype`` (e.g. ``torch.bfloat16``) runs the networks' forward pass
+    under :func:`torch.autocast` for this step only: matrix products and
+    convolutions in that dtype, parameters, gradients, optimiser state and the
+    losses in float32. The autocast region must not span several steps: it
+    caches the low-precision copies of the weights, which the optimiser's step
+    makes stale.
     """
-    losses = acai_losses(networks, x, alpha, adversarial_weight, critic_regularization)
+    if autocast_dtype is None:
+        losses = acai_losses(networks, x, alpha, adversarial_weight, critic_regularization)
+    else:
+        with torch.autocast(x.device.type, dtype=autocast_dtype):
+            losses = acai_losses(networks, x, alpha, adversarial_weight, critic_regularization)
     ae_params = networks.autoencoder_parameters()
     critic_params = networks.critic_parameters()
     ae_grads = torch.autograd.grad(losses.autoencoder, ae_params, retain_graph=True)
@@ -141,6 +155,7 @@ def train_epoch(
     dropout: float = 0.0,
     on_batch: Callable[[int], None] | None = None,
     workspace: Workspace | None = None,
+    autocast_dtype: torch.dtype | None = None,
 ) -> dict[str, float]:
     """One pass over ``X``; returns each loss term averaged over the samples.
 
@@ -153,7 +168,9 @@ def train_epoch(
     Fully-connected networks train with :func:`skacai._mlp_step.mlp_train_step`,
     whose buffers live in ``workspace``: pass the same one to every epoch of a
     fit so that they are allocated once (None: new buffers for this epoch).
-    Other networks train with :func:`train_step`.
+    Other networks train with :func:`train_step`. ``autocast_dtype`` (e.g.
+    ``torch.bfloat16``) trains in mixed precision (see :func:`train_step`), with
+    either step.
     """
     n = X.shape[0]
     order = torch.randperm(n, generator=generator, device=generator.device) if shuffle else None
@@ -161,10 +178,15 @@ def train_epoch(
     if _mlp_step.handles(networks):
         workspace = Workspace(X.device, X.dtype) if workspace is None else workspace
         step = functools.partial(
-            _mlp_step.mlp_train_step, workspace=workspace, dropout=dropout, generator=generator
+            _mlp_step.mlp_train_step,
+            workspace=workspace,
+            dropout=dropout,
+            generator=generator,
+            autocast_dtype=autocast_dtype,
         )
     else:
-        workspace, step = None, train_step
+        workspace = None
+        step = functools.partial(train_step, autocast_dtype=autocast_dtype)
     with dropout_during(networks, dropout, generator):
         for x in _batches(X, order, batch_size, workspace):
             alpha = sample_alpha(x.shape[0], generator, X.device)

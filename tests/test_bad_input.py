@@ -449,6 +449,7 @@ INVALID_PARAMS = {
     "n_components": [0, 2.5],
     "hidden_layer_sizes": [(0,), (16, -1), -3, "abc"],
     "dropout": [-0.1, 1.0, 1.5, np.nan, "half"],
+    "precision": ["float16", "bf16", None, 32],
     "adversarial_weight": [-1, np.nan, np.inf],
     "critic_regularization": [1.5, -0.1],
     "architecture": ["rnn"],
