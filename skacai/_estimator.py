@@ -199,10 +199,10 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         (``torch.autocast`` semantics, one step at a time), while the
         weights, their gradients, the optimisers' state and the losses stay
         float32. It pays on hardware with fast bfloat16 (recent NVIDIA GPUs;
-        CPUs with AVX-512 BF16 or AMX, where it measured 1.5-1.8 times as
+        CPUs with AVX-512 BF16 or AMX, where it measured 1.6-1.7 times as
         fast, see the performance page of the documentation) and can be
         slower elsewhere. The trained model differs from a float32 fit
-        (bfloat16 keeps 8 bits of mantissa); ``transform`` and the other
+        (bfloat16 keeps 8 significant bits); ``transform`` and the other
         inference methods always run in the input's float32 or float64.
 
     Attributes

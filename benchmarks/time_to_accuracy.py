@@ -1,0 +1,198 @@
+"""MNIST KMeans accuracy against training wall time (issue 7's time-to-quality target).
+
+Trains one ``ACAITransformer`` on MNIST's 60,000 training images with
+``partial_fit`` on shuffled chunks and, at each checkpoint of *training* wall
+time, encodes the 60,000 training and 10,000 test images and scores the codes
+by the paper's clustering protocol (``skacai.metrics.kmeans_accuracy``: codes
+whitened on the training codes, KMeans(10) fitted on them, accuracy on the
+test codes after Hungarian matching). The clock stops while a checkpoint is
+evaluated, so the times are ``fit`` time only. One JSON line per checkpoint is
+printed and appended to ``--out``.
+
+Examples::
+
+    python benchmarks/time_to_accuracy.py --threads 2 --minutes 1 2 5 10
+    python benchmarks/time_to_accuracy.py --architecture conv --latent 256 --minutes 5 10
+    python benchmarks/time_to_accuracy.py --report benchmarks/results/time_to_accuracy.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from skacai import ACAITransformer, datasets
+from skacai.metrics import kmeans_accuracy
+
+DEFAULT_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist.npz"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_MNIST)
+    parser.add_argument("--label", default=None, help="name of the run in the output")
+    parser.add_argument("--architecture", choices=["mlp", "conv"], default="mlp")
+    parser.add_argument("--latent", type=int, default=32, help="n_components")
+    parser.add_argument("--hidden", type=int, nargs="+", default=[512, 256])
+    parser.add_argument("--conv-width", type=int, default=16)
+    parser.add_argument("--n-scales", type=int, default=3, help="conv only: 3 = 4x4 latent grid")
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--adversarial-weight", type=float, default=0.5)
+    parser.add_argument("--critic-regularization", type=float, default=0.2)
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="any other ACAITransformer parameter (a Python literal)",
+    )
+    parser.add_argument("--precision", choices=["float32", "bfloat16"], default="float32")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        nargs="+",
+        default=[1, 2, 5, 10],
+        help="checkpoints, in minutes of training time",
+    )
+    parser.add_argument(
+        "--samples",
+        type=int,
+        nargs="+",
+        default=None,
+        help="checkpoints in training samples instead of minutes (to compare settings "
+        "at equal work, e.g. float32 against bfloat16)",
+    )
+    parser.add_argument("--chunk", type=int, default=4096, help="rows per partial_fit call")
+    parser.add_argument("--kmeans-seeds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--report", type=Path, default=None, help="only print the table of an earlier --out file"
+    )
+    return parser.parse_args(argv)
+
+
+def make_model(args):
+    import ast
+
+    extra = {}
+    for item in args.param:
+        name, _, value = item.partition("=")
+        extra[name] = ast.literal_eval(value)
+    common = dict(
+        adversarial_weight=args.adversarial_weight,
+        critic_regularization=args.critic_regularization,
+        learning_rate_init=args.lr,
+        batch_size=args.batch_size,
+        precision=args.precision,
+        random_state=args.seed,
+        **extra,
+    )
+    if args.architecture == "conv":
+        return ACAITransformer(
+            args.latent,
+            architecture="conv",
+            image_shape=(28, 28),
+            conv_width=args.conv_width,
+            n_scales=args.n_scales,
+            **common,
+        )
+    return ACAITransformer(args.latent, hidden_layer_sizes=tuple(args.hidden), **common)
+
+
+def evaluate(model, x_train, x_test, y_test, n_seeds):
+    codes_train, codes_test = model.transform(x_train), model.transform(x_test)
+    scores = [
+        kmeans_accuracy(codes_train, codes_test, y_test, random_state=seed)
+        for seed in range(n_seeds)
+    ]
+    mse = float(np.mean((model.inverse_transform(codes_test) - x_test) ** 2))
+    return scores, mse
+
+
+def run(args):
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    x_train, _, x_test, y_test = datasets.load_mnist(args.data)
+    model = make_model(args)
+    rng = np.random.default_rng(args.seed)
+    by_samples = args.samples is not None
+    checkpoints = sorted(args.samples if by_samples else [60.0 * m for m in args.minutes])
+    seen, order, seconds = 0, np.empty(0, dtype=int), 0.0
+    label = args.label or (
+        f"{args.architecture}_l{args.latent}"
+        + (f"_w{args.conv_width}_s{args.n_scales}" if args.architecture == "conv" else "")
+        + f"_lr{args.lr:g}_b{args.batch_size}"
+        f"_aw{args.adversarial_weight:g}" + ("_bf16" if args.precision == "bfloat16" else "")
+    )
+    for checkpoint in checkpoints:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            while (seen if by_samples else seconds) < checkpoint:
+                if order.size == 0:
+                    order = rng.permutation(len(x_train))
+                take = min(args.chunk, checkpoint - seen) if by_samples else args.chunk
+                batch, order = order[:take], order[take:]
+                start = time.perf_counter()
+                model.partial_fit(x_train[batch])
+                seconds += time.perf_counter() - start
+                seen += batch.size
+        scores, mse = evaluate(model, x_train, x_test, y_test, args.kmeans_seeds)
+        record = {
+            "label": label,
+            "minutes": round(seconds / 60, 2),
+            "samples": seen,
+            "samples_per_s": round(seen / seconds, 1),
+            "kmeans_accuracy": round(scores[0], 4),
+            "kmeans_accuracy_seeds": [round(s, 4) for s in scores],
+            "test_mse": round(mse, 5),
+            "params": {k: v for k, v in model.get_params().items() if k != "verbose"},
+            "torch_threads": torch.get_num_threads(),
+            "load_average": round(os.getloadavg()[0], 2),
+            "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}",
+        }
+        line = json.dumps(record)
+        print(line, flush=True)
+        if args.out:
+            with open(args.out, "a") as handle:
+                handle.write(line + "\n")
+
+
+def report(path):
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    print("| run | minutes | samples | samples/s | KMeans acc (seed 0) | seeds 0-2 | test MSE |")
+    print("|---|---|---|---|---|---|---|")
+    for r in records:
+        seeds = " / ".join(f"{100 * s:.1f}" for s in r["kmeans_accuracy_seeds"])
+        print(
+            f"| {r['label']} | {r['minutes']:.1f} | {r['samples']:,} | {r['samples_per_s']:,.0f} "
+            f"| {100 * r['kmeans_accuracy']:.1f} % | {seeds} | {r['test_mse']:.4f} |"
+        )
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.report:
+        report(args.report)
+        return 0
+    if not args.data.exists():
+        print(f"MNIST not found at {args.data}; pass --data", file=sys.stderr)
+        return 1
+    run(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
