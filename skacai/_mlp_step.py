@@ -40,6 +40,7 @@ class Workspace:
     def __init__(self, device: torch.device, dtype: torch.dtype):
         self.device, self.dtype = device, dtype
         self._buffers: dict[str, torch.Tensor] = {}
+        self._low_precision: _LowPrecision | None = None
 
     def __call__(
         self, name: str, rows: int, cols: int, dtype: torch.dtype | None = None
@@ -59,10 +60,9 @@ class Workspace:
 
     def low_precision(self, dtype: torch.dtype) -> _LowPrecision:
         """The (lasting) low-precision copies of the weights for mixed precision in ``dtype``."""
-        copies = getattr(self, "_low_precision", None)
-        if copies is None or copies.dtype != dtype:
-            copies = self._low_precision = _LowPrecision(self, dtype)
-        return copies
+        if self._low_precision is None or self._low_precision.dtype != dtype:
+            self._low_precision = _LowPrecision(self, dtype)
+        return self._low_precision
 
 
 class _Trace(NamedTuple):
@@ -109,12 +109,18 @@ def _forward(mlp, x, out, workspace, name, rate, generator, compute=None):
         inputs.append(h)
         masks.append(mask)
     weight, bias = _weights(last, compute)
-    if compute is None:
-        torch.addmm(bias, inputs[-1], weight.t(), out=out)
-    else:
-        low = workspace(f"{name}.out", out.shape[0], out.shape[1], x.dtype)
-        out.copy_(torch.addmm(bias, inputs[-1], weight.t(), out=low))
+    _product_into(out, workspace, f"{name}.out", torch.addmm, bias, inputs[-1], weight.t())
     return _Trace(inputs, masks)
+
+
+def _product_into(out, workspace, name, product, *operands):
+    """``product(*operands)`` written into ``out``: directly when the operands have
+    ``out``'s dtype, else (mixed precision) into the buffer ``name`` of their dtype,
+    then converted into ``out``."""
+    dtype = operands[-1].dtype
+    if dtype == out.dtype:
+        return product(*operands, out=out)
+    return out.copy_(product(*operands, out=workspace(name, *out.shape, dtype)))
 
 
 class _LowPrecision:
@@ -167,20 +173,12 @@ def _backward(mlp, trace, grad, workspace, name, *, weight_grads, input_grad=Non
         layer, layer_input = layers[i], trace.inputs[i][:rows]
         weight, _ = _weights(layer, compute)
         if weight_grads:
-            if compute is None:
-                torch.mm(grad.t(), layer_input, out=_grad_of(layer.weight))
-                torch.sum(grad, 0, out=_grad_of(layer.bias))
-            else:
-                low = workspace(f"{name}.dw{i}", *layer.weight.shape, grad.dtype)
-                _grad_of(layer.weight).copy_(torch.mm(grad.t(), layer_input, out=low))
-                torch.sum(grad, 0, dtype=layer.bias.dtype, out=_grad_of(layer.bias))
+            weight_grad = _grad_of(layer.weight)
+            _product_into(weight_grad, workspace, f"{name}.dw{i}", torch.mm, grad.t(), layer_input)
+            torch.sum(grad, 0, dtype=layer.bias.dtype, out=_grad_of(layer.bias))
         if i == 0:
             if input_grad is not None:
-                if compute is None:
-                    torch.mm(grad, weight, out=input_grad)
-                else:
-                    low = workspace(f"{name}.din", rows, layer.in_features, grad.dtype)
-                    input_grad.copy_(torch.mm(grad, weight, out=low))
+                _product_into(input_grad, workspace, f"{name}.din", torch.mm, grad, weight)
             return
         upstream = workspace(f"{name}.g{i}", rows, layer.in_features, grad.dtype)
         torch.mm(grad, weight, out=upstream)  # d loss / d h, h = leaky(a) * mask
