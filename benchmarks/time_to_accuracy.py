@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
@@ -47,6 +48,14 @@ def parse_args(argv=None):
     parser.add_argument("--conv-width", type=int, default=16)
     parser.add_argument("--n-scales", type=int, default=3, help="conv only: 3 = 4x4 latent grid")
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument(
+        "--lr-final",
+        type=float,
+        default=None,
+        help="decay the learning rate from --lr to this value along a half cosine over the "
+        "first --lr-horizon samples (set between partial_fit calls)",
+    )
+    parser.add_argument("--lr-horizon", type=int, default=None, help="samples; see --lr-final")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--adversarial-weight", type=float, default=0.5)
     parser.add_argument("--critic-regularization", type=float, default=0.2)
@@ -81,7 +90,10 @@ def parse_args(argv=None):
     parser.add_argument(
         "--report", type=Path, default=None, help="only print the table of an earlier --out file"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if (args.lr_final is None) != (args.lr_horizon is None):
+        parser.error("--lr-final and --lr-horizon go together")
+    return args
 
 
 def make_model(args):
@@ -110,6 +122,14 @@ def make_model(args):
             **common,
         )
     return ACAITransformer(args.latent, hidden_layer_sizes=tuple(args.hidden), **common)
+
+
+def scheduled_lr(args, seen):
+    """The learning rate after ``seen`` samples: --lr, or its cosine decay to --lr-final."""
+    if args.lr_final is None:
+        return args.lr
+    progress = min(seen / args.lr_horizon, 1.0)
+    return args.lr_final + 0.5 * (args.lr - args.lr_final) * (1.0 + math.cos(math.pi * progress))
 
 
 def evaluate(model, x_train, x_test, y_test, n_seeds):
@@ -145,6 +165,8 @@ def run(args):
                     order = rng.permutation(len(x_train))
                 take = min(args.chunk, checkpoint - seen) if by_samples else args.chunk
                 batch, order = order[:take], order[take:]
+                if args.lr_final is not None:
+                    model.set_params(learning_rate_init=scheduled_lr(args, seen))
                 start = time.perf_counter()
                 model.partial_fit(x_train[batch])
                 seconds += time.perf_counter() - start
@@ -159,6 +181,11 @@ def run(args):
             "kmeans_accuracy_seeds": [round(s, 4) for s in scores],
             "test_mse": round(mse, 5),
             "params": {k: v for k, v in model.get_params().items() if k != "verbose"},
+            **(
+                {"lr_schedule": f"cosine {args.lr:g} -> {args.lr_final:g} over {args.lr_horizon}"}
+                if args.lr_final is not None
+                else {}
+            ),
             "torch_threads": torch.get_num_threads(),
             "load_average": round(os.getloadavg()[0], 2),
             "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}",

@@ -56,6 +56,25 @@ class Losses(NamedTuple):
     terms: LossTerms
 
 
+def match_parameter_layout(optimizer: torch.optim.Optimizer) -> None:
+    """Give each optimiser state tensor its parameter's strides (in place).
+
+    A loaded state (saved contiguous by :meth:`ACAITransformer.save`, or from a
+    model whose weights had another layout) can have the right shape and
+    values but other strides than its parameter. The fused Adam step on the CPU
+    pairs elements by memory position, so such a state would silently update
+    the wrong weights; copying it into its parameter's layout prevents that.
+    """
+    for param, state in optimizer.state.items():
+        for key, value in state.items():
+            if (
+                isinstance(value, torch.Tensor)
+                and value.shape == param.shape
+                and value.stride() != param.stride()
+            ):
+                state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+
+
 def sample_alpha(n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
     """Mixing coefficients ``U[0, 1]`` folded onto ``[0, 0.5]`` as in the paper."""
     alpha = torch.rand(n, generator=generator, device=device)

@@ -13,6 +13,7 @@ from torch import nn
 
 from skacai import ACAITransformer
 from skacai._networks import LEAKY_SLOPE, ConvGeometry, build_networks
+from skacai._training import match_parameter_layout
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -107,6 +108,57 @@ def test_initialisation_is_the_papers():
                 expected = 1 / math.sqrt((1 + LEAKY_SLOPE**2) * fan_in)
                 if layer.weight.numel() >= 2000:
                     assert layer.weight.std().item() == pytest.approx(expected, rel=0.05)
+
+
+def test_conv_weights_are_channels_last_and_compute_what_contiguous_ones_do():
+    """The layout is a speed choice only: same initial values, same outputs to rounding."""
+    spec = _conv(32, image_shape=(1, 28, 28), max_iter=1).fit(_data(8, 784))._network_spec
+    networks = build_networks(spec, torch.Generator().manual_seed(0), torch.device("cpu"))
+    twins = build_networks(spec, torch.Generator().manual_seed(0), torch.device("cpu"))
+    for module, twin in zip(networks, twins, strict=True):
+        twin.to(memory_format=torch.contiguous_format)
+        for layer in _layers(module):
+            if isinstance(layer, nn.Conv2d) and layer.kernel_size == (3, 3):
+                assert layer.weight.is_contiguous(memory_format=torch.channels_last)
+                assert not layer.weight.is_contiguous()
+        for param, twin_param in zip(module.parameters(), twin.parameters(), strict=True):
+            assert torch.equal(param, twin_param)
+    x = torch.from_numpy(_data(16, 784))
+    encoder, decoder, critic = networks
+    twin_encoder, twin_decoder, twin_critic = twins
+    with torch.no_grad():
+        torch.testing.assert_close(encoder(x), twin_encoder(x), rtol=1e-5, atol=1e-5)
+        z = encoder(x)
+        torch.testing.assert_close(decoder(z), twin_decoder(z), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(critic(x), twin_critic(x), rtol=1e-5, atol=1e-5)
+
+
+def test_loaded_adam_states_get_their_weights_layout():
+    """Fused Adam on the CPU pairs a weight with its moments by memory position: a state
+    with other strides than its weight (e.g. saved contiguous) must be re-laid out first."""
+    weight = torch.randn(4, 3, 3, 3, generator=torch.Generator().manual_seed(0))
+    moments = torch.arange(108.0).reshape(4, 3, 3, 3)
+
+    def one_step(layout, match):
+        param = nn.Parameter(weight.clone().contiguous(memory_format=layout))
+        optimizer = torch.optim.Adam([param], fused=True)
+        param.grad = torch.zeros_like(param)
+        optimizer.step()
+        state = optimizer.state_dict()
+        state["state"][0]["exp_avg"] = moments.clone()  # contiguous, as saved
+        state["state"][0]["exp_avg_sq"] = moments + 1.0
+        optimizer.load_state_dict(state)
+        if match:
+            match_parameter_layout(optimizer)
+            assert optimizer.state[param]["exp_avg"].stride() == param.stride()
+            assert torch.equal(optimizer.state[param]["exp_avg"], moments)
+        optimizer.step()
+        return param.detach()
+
+    reference = one_step(torch.contiguous_format, match=False)
+    assert torch.equal(one_step(torch.channels_last, match=True), reference)
+    # Without the re-layout the step silently mixes up the weights' moments.
+    assert not torch.allclose(one_step(torch.channels_last, match=False), reference)
 
 
 def test_padding_is_zero_and_cropped():

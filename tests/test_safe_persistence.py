@@ -359,6 +359,20 @@ def test_a_process_killed_mid_save_leaves_the_previous_file_intact(fitted, saved
     np.testing.assert_array_equal(ACAITransformer.load(saved).transform(X), fitted.transform(X))
 
 
+def test_a_loaded_conv_model_keeps_training_like_the_saved_one(X, tmp_path):
+    """Conv weights are channels-last but the file stores contiguous tensors: the
+    loaded Adam states must be given their weights' layout again, or the fused
+    step silently updates each weight with another weight's moments."""
+    model = ACAITransformer(**CONV).fit(X)
+    assert model.encoder_.layers[1].weight.is_contiguous(memory_format=torch.channels_last)
+    path = tmp_path / "conv.safetensors"
+    model.save(path)
+    loaded = ACAITransformer.load(path)
+    model.partial_fit(X)
+    loaded.partial_fit(X)
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_a_model_trained_on_the_gpu_saves_and_loads_on_the_cpu(X, tmp_path):
     model = ACAITransformer(n_components=4, device="cuda", **FAST).fit(X)
