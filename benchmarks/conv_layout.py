@@ -27,11 +27,11 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from skacai._networks import NetworkSpec, build_networks
 from skacai._training import Networks, Optimizers, sample_alpha, train_step
+from skacai.datasets import load_mnist
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist.npz"
 LAYOUTS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
@@ -39,11 +39,12 @@ PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
 
 
 def load_images(path):
-    if not path.exists():
-        raise SystemExit(f"{path} not found: pass --data PATH to MNIST's mnist.npz")
-    with np.load(path) as data:
-        images = data["x_train"].reshape(len(data["x_train"]), -1).astype(np.float32)
-    return torch.from_numpy(images / 127.5 - 1.0)
+    """MNIST's training images, flat, scaled to [-1, 1] as in the paper."""
+    try:
+        images = load_mnist(path)[0]
+    except FileNotFoundError as error:
+        raise SystemExit(f"{error} (pass --data PATH)") from None
+    return torch.from_numpy(images * 2.0 - 1.0)
 
 
 def networks_in(layout, width, seed=0):
