@@ -16,6 +16,10 @@ algorithms differ).
     python benchmarks/conv_layout.py --threads 2
     python benchmarks/conv_layout.py --widths 16 --batch-size 64 --seconds 20 --repeats 3
     python benchmarks/conv_layout.py --no-training --inference-rows 32 64 128 256 1024
+    python benchmarks/conv_layout.py --device cuda --inference-rows 128 4096
+
+On a GPU (``--device cuda``) the clock is read after the device's queued work
+has finished, and bfloat16 is timed by default.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import time
 from pathlib import Path
 
 import torch
+from training_speed import device_name
 
 from skacai._networks import NetworkSpec, build_networks
 from skacai._training import Networks, Optimizers, sample_alpha, train_step
@@ -47,13 +52,19 @@ def load_images(path):
     return torch.from_numpy(images * 2.0 - 1.0)
 
 
-def networks_in(layout, width, seed=0):
+def networks_in(layout, width, seed=0, device="cpu"):
     spec = NetworkSpec("conv", 784, 32, (), (1, 28, 28), width, 3)
     generator = torch.Generator().manual_seed(seed)
     networks = Networks(*build_networks(spec, generator, torch.device("cpu")))
     for module in networks:
-        module.to(memory_format=LAYOUTS[layout])
+        module.to(device, memory_format=LAYOUTS[layout])
     return networks
+
+
+def synchronize(device):
+    """Wait for ``device``'s queued work, so that a host clock reads its end."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def time_training(networks, X, batch_size, autocast_dtype, seconds):
@@ -61,7 +72,7 @@ def time_training(networks, X, batch_size, autocast_dtype, seconds):
         torch.optim.Adam(networks.autoencoder_parameters(), fused=True),
         torch.optim.Adam(networks.critic_parameters(), fused=True),
     )
-    generator = torch.Generator().manual_seed(0)
+    generator = torch.Generator(X.device).manual_seed(0)
     n_batches = X.shape[0] // batch_size
 
     def step(i):
@@ -69,12 +80,15 @@ def time_training(networks, X, batch_size, autocast_dtype, seconds):
         alpha = sample_alpha(batch_size, generator, x.device)
         train_step(networks, optimizers, x, alpha, 0.5, 0.2, autocast_dtype)
 
-    for i in range(3):  # warm-up: oneDNN primitives, optimiser state
+    for i in range(3):  # warm-up: oneDNN primitives / cuDNN plans, optimiser state
         step(i)
+    synchronize(X.device)
     start, n_steps = time.perf_counter(), 0
     while time.perf_counter() - start < seconds:
-        step(n_steps)
-        n_steps += 1
+        for _ in range(8 if X.device.type == "cuda" else 1):  # the host runs ahead
+            step(n_steps)
+            n_steps += 1
+    synchronize(X.device)
     return n_steps * batch_size / (time.perf_counter() - start)
 
 
@@ -86,10 +100,12 @@ def time_inference(networks, X, rows=128, repeats=2):
         for _ in range(repeats):
             start = time.perf_counter()
             codes = torch.cat([encoder(X[i : i + rows]) for i in range(0, len(X), rows)])
+            synchronize(X.device)
             timings["encode"].append(time.perf_counter() - start)
             start = time.perf_counter()
             for i in range(0, len(codes), rows):
                 decoder(codes[i : i + rows])
+            synchronize(X.device)
             timings["decode"].append(time.perf_counter() - start)
     return {key: min(value) for key, value in timings.items()}, codes
 
@@ -111,17 +127,22 @@ def main(argv=None):
         default=[128],
         help="rows per encoder / decoder call (skacai uses 128 on the CPU)",
     )
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--json", type=Path, help="append the results as one JSON line")
     args = parser.parse_args(argv)
+    device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     precisions = args.precisions
     if precisions is None:
-        precisions = ["float32"] + (["bfloat16"] if torch.backends.mkldnn.is_available() else [])
-    X = load_images(args.data)
+        precisions = ["float32"] + (
+            ["bfloat16"] if device.type == "cuda" or torch.backends.mkldnn.is_available() else []
+        )
+    X = load_images(args.data).to(device)
     print(
         f"{platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"device {device_name(device)}, "
         f"load {os.getloadavg()[0]:.2f}; batch {args.batch_size}, best of {args.repeats} "
         f"alternating runs of ~{args.seconds:g} s"
     )
@@ -135,7 +156,7 @@ def main(argv=None):
             for _ in range(args.repeats):
                 for layout in LAYOUTS:
                     rate = time_training(
-                        networks_in(layout, width),
+                        networks_in(layout, width, device=device),
                         X,
                         args.batch_size,
                         PRECISIONS[precision],
@@ -158,7 +179,7 @@ def main(argv=None):
         for width in args.widths:
             for rows in args.inference_rows:
                 results = {
-                    layout: time_inference(networks_in(layout, width), X, rows)
+                    layout: time_inference(networks_in(layout, width, device=device), X, rows)
                     for layout in LAYOUTS
                 }
                 difference = float(
@@ -179,6 +200,7 @@ def main(argv=None):
     if args.json:
         record = {
             "machine": f"{platform.machine()}, torch {torch.__version__}",
+            "device": device_name(device),
             "threads": torch.get_num_threads(),
             "batch_size": args.batch_size,
             "seconds": args.seconds,

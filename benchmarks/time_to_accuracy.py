@@ -14,6 +14,18 @@ Examples::
     python benchmarks/time_to_accuracy.py --threads 2 --minutes 1 2 5 10
     python benchmarks/time_to_accuracy.py --architecture conv --latent 256 --minutes 5 10
     python benchmarks/time_to_accuracy.py --report benchmarks/results/time_to_accuracy.jsonl
+
+A long run can be split over several processes (e.g. a GPU lent for ten minutes
+a call): ``--max-seconds S --state PATH`` stops after the first ``partial_fit``
+that ends S seconds or more after the start, saves the model
+(``ACAITransformer.save``) and the run's position (samples seen, training
+seconds, the data order and its generator) to PATH and PATH.json, and a later
+call with the same arguments and ``--state PATH`` resumes from them, exactly
+where the run stopped. The GPU run of the paper's 2^24-sample budget::
+
+    python benchmarks/time_to_accuracy.py --architecture conv --latent 32 --batch-size 64 \
+        --lr 1e-4 --device cuda --chunk 60000 --samples 1048576 4194304 16777216 \
+        --max-seconds 500 --state /tmp/budget.safetensors
 """
 
 from __future__ import annotations
@@ -85,6 +97,16 @@ def parse_args(argv=None):
     parser.add_argument("--chunk", type=int, default=4096, help="rows per partial_fit call")
     parser.add_argument("--kmeans-seeds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--device", default="auto", help="the model's device parameter")
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=None,
+        help="stop after this many seconds of this process (with --state: save to resume)",
+    )
+    parser.add_argument(
+        "--state", type=Path, default=None, help="save the run here at --max-seconds; resume"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(
@@ -109,6 +131,7 @@ def make_model(args):
         learning_rate_init=args.lr,
         batch_size=args.batch_size,
         precision=args.precision,
+        device=args.device,
         random_state=args.seed,
         **extra,
     )
@@ -146,11 +169,10 @@ def run(args):
     if args.threads:
         torch.set_num_threads(args.threads)
     x_train, _, x_test, y_test = datasets.load_mnist(args.data)
-    model = make_model(args)
-    rng = np.random.default_rng(args.seed)
+    started = time.perf_counter()
+    model, rng, (seen, order, seconds) = resume(args)
     by_samples = args.samples is not None
     checkpoints = sorted(args.samples if by_samples else [60.0 * m for m in args.minutes])
-    seen, order, seconds = 0, np.empty(0, dtype=int), 0.0
     label = args.label or (
         f"{args.architecture}_l{args.latent}"
         + (f"_w{args.conv_width}_s{args.n_scales}" if args.architecture == "conv" else "")
@@ -158,9 +180,16 @@ def run(args):
         f"_aw{args.adversarial_weight:g}" + ("_bf16" if args.precision == "bfloat16" else "")
     )
     for checkpoint in checkpoints:
+        if (seen if by_samples else seconds) >= checkpoint:
+            continue  # reached before a resume
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             while (seen if by_samples else seconds) < checkpoint:
+                if args.max_seconds is not None and (
+                    time.perf_counter() - started >= args.max_seconds
+                ):
+                    suspend(args, model, rng, seen, order, seconds)
+                    return
                 if order.size == 0:
                     order = rng.permutation(len(x_train))
                 take = min(args.chunk, checkpoint - seen) if by_samples else args.chunk
@@ -174,6 +203,7 @@ def run(args):
         scores, mse = evaluate(model, x_train, x_test, y_test, args.kmeans_seeds)
         record = {
             "label": label,
+            "device": model.device_,
             "minutes": round(seconds / 60, 2),
             "samples": seen,
             "samples_per_s": round(seen / seconds, 1),
@@ -195,6 +225,35 @@ def run(args):
         if args.out:
             with open(args.out, "a") as handle:
                 handle.write(line + "\n")
+
+
+def resume(args):
+    """The model, the data-order generator and (samples seen, order left, seconds):
+    from ``--state`` when it holds a suspended run, else fresh."""
+    if args.state is None or not args.state.exists():
+        return make_model(args), np.random.default_rng(args.seed), (0, np.empty(0, int), 0.0)
+    position = json.loads(args.state.with_suffix(args.state.suffix + ".json").read_text())
+    model = ACAITransformer.load(args.state)
+    rng = np.random.default_rng()
+    rng.bit_generator.state = position["rng"]
+    order = np.asarray(position["order"], dtype=int)
+    print(f"resumed from {args.state} at {position['seen']:,} samples", flush=True)
+    return model, rng, (position["seen"], order, position["seconds"])
+
+
+def suspend(args, model, rng, seen, order, seconds):
+    """Save the run to ``--state`` (without it: just say where it stopped)."""
+    if args.state is not None:
+        model.save(args.state)
+        position = {
+            "seen": seen,
+            "seconds": seconds,
+            "order": order.tolist(),
+            "rng": rng.bit_generator.state,
+        }
+        args.state.with_suffix(args.state.suffix + ".json").write_text(json.dumps(position))
+    where = f"; saved to {args.state}" if args.state is not None else ""
+    print(f"stopped at --max-seconds after {seen:,} samples, {seconds:.1f} s{where}", flush=True)
 
 
 def report(path):

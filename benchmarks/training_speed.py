@@ -105,7 +105,8 @@ class NaiveCritic(nn.Module):
 class NaiveACAI:
     """The blog's training step as a straightforward PyTorch port would write it."""
 
-    def __init__(self, n_features, hidden, n_components, dropout, networks=None):
+    def __init__(self, n_features, hidden, n_components, dropout, networks=None, device="cpu"):
+        self.device = torch.device(device)
         encoder_sizes = (n_features, *hidden, n_components)
         decoder_sizes = (n_components, *reversed(hidden), n_features)
         self.encoder = _sequential(encoder_sizes, dropout)
@@ -120,6 +121,8 @@ class NaiveACAI:
                 linears = [m for m in mine if isinstance(m, nn.Linear)]
                 for linear, layer in zip(linears, theirs.layers, strict=True):
                     linear.load_state_dict(layer.state_dict())
+        for module in (self.encoder, self.decoder, self.critic):
+            module.to(self.device)
         self.ae_params = [*self.encoder.parameters(), *self.decoder.parameters()]
         self.critic_params = list(self.critic.parameters())
         self.ae_optimizer = torch.optim.Adam(self.ae_params, lr=LEARNING_RATE)
@@ -152,9 +155,9 @@ class NaiveACAI:
 
     def step(self, batch, alpha=None):
         """One update from a NumPy batch; returns the four loss terms."""
-        x = torch.from_numpy(batch)
+        x = torch.from_numpy(batch).to(self.device)
         if alpha is None:
-            alpha = torch.rand(x.shape[0])
+            alpha = torch.rand(x.shape[0], device=self.device)
             alpha = 0.5 - (alpha - 0.5).abs()
         ae_loss, critic_loss, terms = self.losses(x, alpha)
         self.backward(ae_loss, critic_loss)
@@ -164,6 +167,14 @@ class NaiveACAI:
 
 
 # ------------------------------------------------------------------- timing
+
+
+def device_name(device):
+    """``device`` and, for a GPU, its model (for the records)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
 
 
 def load_data(path):
@@ -239,10 +250,17 @@ def time_skacai(model, X, batch_size, n_steps, autograd=False):
     return epochs * rows, epochs * steps_per_epoch, timer.wall, timer.cpu, timer.faults
 
 
-def measure_training(X, X_scaled, batch_size, seconds, repeats, min_steps, autograd, bf16=False):
-    """Samples per second (wall and CPU) of the naive loop and skacai, alternately."""
+def measure_training(
+    X, X_scaled, batch_size, seconds, repeats, min_steps, autograd, bf16=False, device="cpu"
+):
+    """Samples per second (wall and CPU) of the naive loop and skacai, alternately.
+
+    Both train on ``device``. The naive loop copies each batch to it and reads
+    each step's losses back (``.item()``), as a straightforward port does; skacai
+    synchronises once an epoch, so every timed run ends with the device idle.
+    """
     hidden, n_components, dropout = BLOG["hidden"], BLOG["n_components"], BLOG["dropout"]
-    naive = NaiveACAI(X.shape[1], hidden, n_components, dropout)
+    naive = NaiveACAI(X.shape[1], hidden, n_components, dropout, device=device)
     rng = np.random.default_rng(0)
     contenders = {"naive": lambda steps: time_naive(naive, X_scaled, batch_size, steps, rng)}
     names = ["skacai"] + ["skacai_autograd"] * autograd + ["skacai_bf16"] * bf16
@@ -254,6 +272,7 @@ def measure_training(X, X_scaled, batch_size, seconds, repeats, min_steps, autog
             batch_size=batch_size,
             learning_rate_init=LEARNING_RATE,
             precision="bfloat16" if name == "skacai_bf16" else "float32",
+            device=device,
             random_state=0,
         ).partial_fit(X[:batch_size])  # initialises the model
         contenders[name] = functools.partial(
@@ -284,13 +303,13 @@ def measure_training(X, X_scaled, batch_size, seconds, repeats, min_steps, autog
     return row
 
 
-def measure_inference(X, repeats):
+def measure_inference(X, repeats, device="cpu"):
     """transform / inverse_transform of the blog model vs one forward pass over all of X."""
     hidden, n_components = BLOG["hidden"], BLOG["n_components"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = ACAITransformer(
-            n_components, hidden_layer_sizes=hidden, batch_size=1000, random_state=0
+            n_components, hidden_layer_sizes=hidden, batch_size=1000, device=device, random_state=0
         ).partial_fit(X[:1000])
     results = []
     for dtype in (np.float32, np.float64):
@@ -326,11 +345,15 @@ def best_time(function, repeats):
 def one_shot_encode(model, X):
     encoder = model.encoder_ if X.dtype == np.float32 else copy.deepcopy(model.encoder_).double()
     with torch.inference_mode():
-        return encoder(
-            torch.from_numpy((X - model.mean_) / model.scale_).to(
-                torch.float32 if X.dtype == np.float32 else torch.float64
+        return (
+            encoder(
+                torch.from_numpy((X - model.mean_) / model.scale_).to(
+                    model.device_, torch.float32 if X.dtype == np.float32 else torch.float64
+                )
             )
-        ).numpy()
+            .cpu()
+            .numpy()
+        )
 
 
 def one_shot_decode(model, codes):
@@ -338,7 +361,7 @@ def one_shot_decode(model, codes):
         model.decoder_ if codes.dtype == np.float32 else copy.deepcopy(model.decoder_).double()
     )
     with torch.inference_mode():
-        decoded = decoder(torch.from_numpy(codes)).numpy()
+        decoded = decoder(torch.from_numpy(codes).to(model.device_)).cpu().numpy()
     return (decoded * model.scale_ + model.mean_).astype(codes.dtype)
 
 
@@ -595,6 +618,11 @@ def main(argv=None):
         action="store_true",
         help="only compare skacai's MLP step in float32 and all-bfloat16 (a speed bound)",
     )
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device for both loops and for inference, e.g. cuda (default: cpu)",
+    )
     parser.add_argument("--no-inference", action="store_true")
     parser.add_argument("--no-training", action="store_true")
     parser.add_argument("--json", type=Path, help="append the results as one JSON line")
@@ -631,12 +659,14 @@ def main(argv=None):
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "device": device_name(args.device),
         "load_average_start": os.getloadavg()[0],
         "data": source,
     }
     print(
         f"{source}, {X.shape[0]} x {X.shape[1]}; torch {environment['torch']}, "
         f"{environment['threads']} threads, {environment['cpu_capability']}, "
+        f"device {environment['device']}, "
         f"load average {environment['load_average_start']:.2f}"
     )
     results = {"environment": environment, "training": [], "inference": []}
@@ -661,6 +691,7 @@ def main(argv=None):
                 args.min_steps,
                 args.autograd,
                 args.bf16,
+                args.device,
             )
             results["training"].append(row)
             print(
@@ -702,7 +733,7 @@ def main(argv=None):
             f"(best of 3); one-shot = one forward pass over all rows"
         )
         print(f"{'method':>17} {'dtype':>7} {'skacai':>9} {'one-shot':>9} {'identical':>9}")
-        for row in measure_inference(X, repeats=3):
+        for row in measure_inference(X, repeats=3, device=args.device):
             results["inference"].append(row)
             same = "yes" if row["identical"] else f"{row['max_abs_difference']:.1e}"
             print(

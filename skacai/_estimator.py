@@ -26,6 +26,7 @@ from skacai._training import (
     TERM_NAMES,
     Networks,
     Optimizers,
+    StepGraph,
     Workspace,
     match_parameter_layout,
     train_epoch,
@@ -664,6 +665,9 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X_tensor = self._to_tensor(X, device)
         X_val_tensor = None if X_val is None else self._to_tensor(X_val, device)
         workspace = Workspace(X_tensor.device, X_tensor.dtype)  # buffers shared by the epochs
+        # On a GPU, full batches replay the step captured as one CUDA graph (dropout
+        # masks are drawn inside the step, so models with dropout train eagerly).
+        graph = StepGraph() if _captures(device) and self.dropout == 0 else None
         best_state = None
         no_improvement = 0
         converged = diverged = interrupted = False
@@ -688,6 +692,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                         on_batch=bar.update,
                         workspace=workspace,
                         autocast_dtype=_AUTOCAST[self.precision],
+                        graph=graph,
                     )
                 except KeyboardInterrupt:
                     _restore(networks, optimizers, generator, last_good)
@@ -795,18 +800,25 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return networks
 
     def _optimizers(self, networks):
-        fused = torch.device(self.device_).type in ("cpu", "cuda")
+        device = torch.device(self.device_)
+        fused = device.type in ("cpu", "cuda")
+        capturable = _captures(device)  # Adam's step counts stay on the GPU (CUDA graphs)
         optimizers = Optimizers(
-            torch.optim.Adam(networks.autoencoder_parameters(), fused=fused),
-            torch.optim.Adam(networks.critic_parameters(), fused=fused),
+            *(
+                torch.optim.Adam(parameters, fused=fused, capturable=capturable)
+                for parameters in (
+                    networks.autoencoder_parameters(),
+                    networks.critic_parameters(),
+                )
+            )
         )
         if self._optimizer_states is not None:
             for optimizer, state in zip(optimizers, self._optimizer_states, strict=True):
                 optimizer.load_state_dict(state)
                 match_parameter_layout(optimizer)
         for optimizer in optimizers:
-            for group in optimizer.param_groups:
-                group["lr"] = self.learning_rate_init
+            for group in optimizer.param_groups:  # not the saved ones: another device's
+                group.update(lr=self.learning_rate_init, fused=fused, capturable=capturable)
         return optimizers
 
     def _generator(self, device):
@@ -1364,6 +1376,11 @@ def _random_state(random_state):
 
 def _draw_seed(rng):
     return int(rng.randint(0, 2**31 - 1))
+
+
+def _captures(device):
+    """Whether training on ``device`` replays CUDA graphs (and so needs capturable Adam)."""
+    return torch.device(device).type == "cuda"
 
 
 def _resolve_device(device):

@@ -22,6 +22,14 @@ from skacai._training import (
     train_step,
 )
 
+# On a machine with a GPU, the hand-written step is also checked there.
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+    ),
+]
+
 
 def tiny_linear_networks():
     """f(x) = x0, g(z) = (z, 0), d(x) = x0 + x1: small enough to do by hand."""
@@ -191,7 +199,7 @@ def run_step(networks, x, alpha, lam, gamma, rate, *, fast):
         torch.optim.SGD(networks.autoencoder_parameters(), lr=1.0),
         torch.optim.SGD(networks.critic_parameters(), lr=1.0),
     )
-    generator = torch.Generator().manual_seed(3)
+    generator = torch.Generator(x.device).manual_seed(3)
     if fast:
         workspace = Workspace(x.device, x.dtype)
         terms = mlp_train_step(
@@ -217,13 +225,16 @@ def run_step(networks, x, alpha, lam, gamma, rate, *, fast):
         ((7,), 1, 0.5, 0.2, 0.5),  # a single sample
     ],
 )
-def test_mlp_step_gives_the_losses_and_gradients_of_the_plain_step(hidden, n, lam, gamma, rate):
+@pytest.mark.parametrize("device", DEVICES)
+def test_mlp_step_gives_the_losses_and_gradients_of_the_plain_step(
+    hidden, n, lam, gamma, rate, device
+):
     spec = NetworkSpec("mlp", 6, 3, hidden)
-    networks = Networks(*build_networks(spec, torch.Generator().manual_seed(0), "cpu"))
+    networks = Networks(*build_networks(spec, torch.Generator().manual_seed(0), device))
     for module in networks:
         module.train()
-    x = torch.randn(n, 6, generator=torch.Generator().manual_seed(1))
-    alpha = sample_alpha(n, torch.Generator().manual_seed(2), torch.device("cpu"))
+    x = torch.randn(n, 6, generator=torch.Generator().manual_seed(1)).to(device)
+    alpha = sample_alpha(n, torch.Generator().manual_seed(2), torch.device("cpu")).to(device)
     plain = run_step(networks, x, alpha, lam, gamma, rate, fast=False)
     fast = run_step(networks, x, alpha, lam, gamma, rate, fast=True)
     torch.testing.assert_close(fast[0], plain[0], rtol=1e-5, atol=1e-7)
