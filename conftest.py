@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-# Reads CUDA_VISIBLE_DEVICES now, before the fixture below hides GPUs from subprocesses.
-HAS_CUDA = torch.cuda.is_available()
+# Initialises CUDA (reading CUDA_VISIBLE_DEVICES) in this process now, before the
+# fixture below hides GPUs from the processes the tests start.
+torch.cuda.is_available()
 
 
 @pytest.fixture(autouse=True)

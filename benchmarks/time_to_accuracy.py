@@ -232,13 +232,18 @@ def resume(args):
     from ``--state`` when it holds a suspended run, else fresh."""
     if args.state is None or not args.state.exists():
         return make_model(args), np.random.default_rng(args.seed), (0, np.empty(0, int), 0.0)
-    position = json.loads(args.state.with_suffix(args.state.suffix + ".json").read_text())
+    position = json.loads(position_path(args.state).read_text())
     model = ACAITransformer.load(args.state)
     rng = np.random.default_rng()
     rng.bit_generator.state = position["rng"]
     order = np.asarray(position["order"], dtype=int)
     print(f"resumed from {args.state} at {position['seen']:,} samples", flush=True)
     return model, rng, (position["seen"], order, position["seconds"])
+
+
+def position_path(state):
+    """Where a suspended run's position is kept beside its model file: PATH.json."""
+    return state.with_suffix(state.suffix + ".json")
 
 
 def suspend(args, model, rng, seen, order, seconds):
@@ -251,7 +256,7 @@ def suspend(args, model, rng, seen, order, seconds):
             "order": order.tolist(),
             "rng": rng.bit_generator.state,
         }
-        args.state.with_suffix(args.state.suffix + ".json").write_text(json.dumps(position))
+        position_path(args.state).write_text(json.dumps(position))
     where = f"; saved to {args.state}" if args.state is not None else ""
     print(f"stopped at --max-seconds after {seen:,} samples, {seconds:.1f} s{where}", flush=True)
 

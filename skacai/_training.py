@@ -218,14 +218,25 @@ def train_epoch(
         step = functools.partial(train_step, autocast_dtype=autocast_dtype)
     if graph is not None and dropout != 0:
         raise ValueError("a StepGraph draws no dropout masks: train with dropout=0.")
+    # What a StepGraph captures: train_step with autocast's weight cache off.
+    captured = functools.partial(
+        train_step,
+        networks,
+        optimizers,
+        adversarial_weight=adversarial_weight,
+        critic_regularization=critic_regularization,
+        autocast_dtype=autocast_dtype,
+        autocast_cache=False,
+    )
     with dropout_during(networks, dropout, generator):
         for x in _batches(X, order, batch_size, workspace):
             alpha = sample_alpha(x.shape[0], generator, X.device)
-            args = (networks, optimizers, x, alpha, adversarial_weight, critic_regularization)
             if graph is not None and x.shape[0] == batch_size:
-                terms = graph.step(*args, autocast_dtype=autocast_dtype)
+                terms = graph.step(captured, x, alpha)
             else:
-                terms = step(*args)
+                terms = step(
+                    networks, optimizers, x, alpha, adversarial_weight, critic_regularization
+                )
             totals += torch.stack(tuple(terms)) * x.shape[0]
             if on_batch is not None:
                 on_batch(x.shape[0])
@@ -262,24 +273,16 @@ class StepGraph:
 
     def step(
         self,
-        networks: Networks,
-        optimizers: Optimizers,
+        run: Callable[[torch.Tensor, torch.Tensor], LossTerms],
         x: torch.Tensor,
         alpha: torch.Tensor,
-        adversarial_weight: float,
-        critic_regularization: float,
-        autocast_dtype: torch.dtype | None = None,
     ) -> LossTerms:
-        """One training step on ``x`` (a full batch), eager, captured or replayed."""
-        run = functools.partial(
-            train_step,
-            networks,
-            optimizers,
-            adversarial_weight=adversarial_weight,
-            critic_regularization=critic_regularization,
-            autocast_dtype=autocast_dtype,
-            autocast_cache=False,
-        )
+        """One training step ``run(x, alpha)`` on a full batch: eager, captured or replayed.
+
+        ``run`` is :func:`train_step` bound to the fit's networks, optimisers and
+        coefficients, with ``autocast_cache=False``; the graph keeps the ``run``
+        of its capture.
+        """
         if self.failed:
             return run(x, alpha)
         if self._x is None:
