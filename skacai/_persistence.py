@@ -282,17 +282,16 @@ def load(cls, path):
     return _rebuild(cls, description, tensors, path)
 
 
-def _looks_like_pickle(data):
+def _looks_like_pickle(data, header_length):
     """Whether ``data`` starts like a pickle (protocol 2 or later) or a zip (joblib, torch).
 
-    A safetensors file starts with its header's length, whose first bytes can
-    be these too (one file in 256 starts with 0x80), so a file whose header
-    length fits and whose header starts as JSON is never taken for a pickle.
+    A safetensors file starts with its header's length (``header_length``, None
+    for a file shorter than 8 bytes), whose first bytes can be these too (one
+    file in 256 starts with 0x80), so a file whose header length fits and whose
+    header starts as JSON is never taken for a pickle.
     """
-    if len(data) > 8:
-        (header_length,) = struct.unpack("<Q", data[:8])
-        if header_length <= len(data) - 8 and data[8:9] == b"{":
-            return False
+    if header_length is not None and header_length <= len(data) - 8 and data[8:9] == b"{":
+        return False
     return (data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")) or (
         data[:4] == b"PK\x03\x04"
     )
@@ -300,15 +299,15 @@ def _looks_like_pickle(data):
 
 def _parse(data, path):
     where = f"{str(path)!r}"
-    if _looks_like_pickle(data):
+    header_length = struct.unpack("<Q", data[:8])[0] if len(data) >= 8 else None
+    if _looks_like_pickle(data, header_length):
         raise ModelFileError(
             f"{where} is a pickle or joblib file, not a skacai model file. "
             "ACAITransformer.load never unpickles; load it with joblib.load only if you "
             "trust whoever wrote it."
         )
-    if len(data) < 8:
+    if header_length is None:
         raise ModelFileError(f"{where} is not a skacai model file: only {len(data)} bytes.")
-    (header_length,) = struct.unpack("<Q", data[:8])
     if header_length > min(_MAX_HEADER_BYTES, len(data) - 8):
         raise ModelFileError(
             f"{where} is truncated or not a skacai model file: its header claims "
