@@ -95,6 +95,16 @@ def parse_args(argv=None):
         "at equal work, e.g. float32 against bfloat16)",
     )
     parser.add_argument("--chunk", type=int, default=4096, help="rows per partial_fit call")
+    parser.add_argument(
+        "--ema",
+        type=float,
+        nargs="+",
+        default=[],
+        metavar="DECAY",
+        help="also score exponential moving averages of the encoder's weights, updated "
+        "after every partial_fit call with these decays (e.g. 0.9 0.97); the training "
+        "itself is unchanged",
+    )
     parser.add_argument("--kmeans-seeds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default="auto", help="the model's device parameter")
@@ -165,12 +175,55 @@ def evaluate(model, x_train, x_test, y_test, n_seeds):
     return scores, mse
 
 
+class EncoderAverages:
+    """Exponential moving averages of the encoder's weights, one per decay.
+
+    Updated after every ``partial_fit`` call (so once per ``--chunk`` rows);
+    scored by loading each average into the encoder for the evaluation and
+    putting the trained weights back, which leaves the training untouched.
+    """
+
+    def __init__(self, decays):
+        self.decays = list(decays)
+        self.averages = {}
+
+    def update(self, encoder):
+        state = {k: v.detach().clone() for k, v in encoder.state_dict().items()}
+        for decay in self.decays:
+            if decay not in self.averages:
+                self.averages[decay] = {k: v.clone() for k, v in state.items()}
+                continue
+            for k, v in state.items():
+                if v.is_floating_point():
+                    self.averages[decay][k].mul_(decay).add_(v, alpha=1 - decay)
+
+    def scores(self, model, x_train, x_test, y_test, n_seeds):
+        if not self.averages:
+            return {}
+        trained = {k: v.detach().clone() for k, v in model.encoder_.state_dict().items()}
+        result = {}
+        try:
+            for decay, average in self.averages.items():
+                model.encoder_.load_state_dict(average)
+                codes_train, codes_test = model.transform(x_train), model.transform(x_test)
+                result[f"kmeans_accuracy_seeds_ema{decay:g}"] = [
+                    round(kmeans_accuracy(codes_train, codes_test, y_test, random_state=seed), 4)
+                    for seed in range(n_seeds)
+                ]
+        finally:
+            model.encoder_.load_state_dict(trained)
+        return result
+
+
 def run(args):
     if args.threads:
         torch.set_num_threads(args.threads)
     x_train, _, x_test, y_test = datasets.load_mnist(args.data)
     started = time.perf_counter()
     model, rng, (seen, order, seconds) = resume(args)
+    if args.ema and args.state is not None:
+        raise SystemExit("--ema does not go with --state (the averages are not saved)")
+    averages = EncoderAverages(args.ema)
     by_samples = args.samples is not None
     checkpoints = sorted(args.samples if by_samples else [60.0 * m for m in args.minutes])
     label = args.label or (
@@ -200,7 +253,9 @@ def run(args):
                 model.partial_fit(x_train[batch])
                 seconds += time.perf_counter() - start
                 seen += batch.size
+                averages.update(model.encoder_)
         scores, mse = evaluate(model, x_train, x_test, y_test, args.kmeans_seeds)
+        ema_scores = averages.scores(model, x_train, x_test, y_test, args.kmeans_seeds)
         record = {
             "label": label,
             "device": model.device_,
@@ -210,6 +265,7 @@ def run(args):
             "kmeans_accuracy": round(scores[0], 4),
             "kmeans_accuracy_seeds": [round(s, 4) for s in scores],
             "test_mse": round(mse, 5),
+            **ema_scores,
             "params": {k: v for k, v in model.get_params().items() if k != "verbose"},
             **(
                 {"lr_schedule": f"cosine {args.lr:g} -> {args.lr_final:g} over {args.lr_horizon}"}

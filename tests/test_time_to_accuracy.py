@@ -1,0 +1,60 @@
+"""benchmarks/time_to_accuracy.py: its --ema scoring leaves the training untouched."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "time_to_accuracy.py"
+
+
+def fake_mnist(path):
+    rng = np.random.default_rng(0)
+    digits = {
+        name: rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        for name, n in (("x_train", 300), ("x_test", 100))
+    }
+    labels = {name: rng.integers(0, 10, size=n) for name, n in (("y_train", 300), ("y_test", 100))}
+    np.savez(path, **digits, **labels)
+    return path
+
+
+def run(*args):
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=600
+    )
+    return result
+
+
+def records(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_ema_scores_the_averages_without_changing_the_training(tmp_path):
+    data = fake_mnist(tmp_path / "mnist.npz")
+    common = [
+        "--data", str(data), "--architecture", "conv", "--latent", "16", "--conv-width", "4",
+        "--batch-size", "32", "--samples", "256", "512", "--chunk", "128",
+        "--kmeans-seeds", "2", "--threads", "1",
+    ]  # fmt: skip
+    plain, averaged = tmp_path / "plain.jsonl", tmp_path / "ema.jsonl"
+    assert run(*common, "--out", str(plain)).returncode == 0
+    result = run(*common, "--ema", "0.5", "0.9", "--out", str(averaged))
+    assert result.returncode == 0, result.stderr
+    for without, with_ema in zip(records(plain), records(averaged), strict=True):
+        assert with_ema["samples"] == without["samples"]
+        assert with_ema["kmeans_accuracy_seeds"] == without["kmeans_accuracy_seeds"]
+        assert with_ema["test_mse"] == without["test_mse"]
+        for decay in ("0.5", "0.9"):
+            scores = with_ema[f"kmeans_accuracy_seeds_ema{decay}"]
+            assert len(scores) == 2 and all(0.0 <= s <= 1.0 for s in scores)
+        assert "kmeans_accuracy_seeds_ema0.5" not in without
+
+
+def test_ema_refuses_a_resumable_run(tmp_path):
+    data = fake_mnist(tmp_path / "mnist.npz")
+    result = run("--data", str(data), "--ema", "0.9", "--state", str(tmp_path / "s.safetensors"))
+    assert result.returncode != 0
+    assert "--ema does not go with --state" in result.stderr
