@@ -125,6 +125,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if (args.lr_final is None) != (args.lr_horizon is None):
         parser.error("--lr-final and --lr-horizon go together")
+    if args.ema and args.state is not None:
+        parser.error("--ema does not go with --state (the averages are not saved)")
     return args
 
 
@@ -221,8 +223,6 @@ def run(args):
     x_train, _, x_test, y_test = datasets.load_mnist(args.data)
     started = time.perf_counter()
     model, rng, (seen, order, seconds) = resume(args)
-    if args.ema and args.state is not None:
-        raise SystemExit("--ema does not go with --state (the averages are not saved)")
     averages = EncoderAverages(args.ema)
     by_samples = args.samples is not None
     checkpoints = sorted(args.samples if by_samples else [60.0 * m for m in args.minutes])
