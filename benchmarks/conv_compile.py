@@ -24,18 +24,9 @@ from pathlib import Path
 from unittest import mock
 
 import torch
-from conv_layout import DEFAULT_DATA, PRECISIONS, load_images, time_training
+from conv_layout import DEFAULT_DATA, PRECISIONS, load_images, networks_in, time_training
 
 import skacai._training
-from skacai._networks import NetworkSpec, build_networks
-from skacai._training import Networks
-
-
-def conv_networks(width, latent, seed=0):
-    spec = NetworkSpec("conv", 784, latent, (), (1, 28, 28), width, 3)
-    return Networks(
-        *build_networks(spec, torch.Generator().manual_seed(seed), torch.device("cpu"))
-    )
 
 
 def main(argv=None):
@@ -58,7 +49,7 @@ def main(argv=None):
     for precision in precisions:
         dtype = PRECISIONS[precision]
         compiled = torch.compile(skacai._training.acai_losses, dynamic=False)
-        networks = conv_networks(args.width, args.latent)
+        networks = networks_in("channels_last", args.width, latent=args.latent)
         with mock.patch.object(skacai._training, "acai_losses", compiled):
             start = time.perf_counter()
             time_training(networks, X, args.batch_size, dtype, seconds=0.0)  # compiles

@@ -52,8 +52,8 @@ def load_images(path):
     return torch.from_numpy(images * 2.0 - 1.0)
 
 
-def networks_in(layout, width, seed=0, device="cpu"):
-    spec = NetworkSpec("conv", 784, 32, (), (1, 28, 28), width, 3)
+def networks_in(layout, width, seed=0, device="cpu", latent=32):
+    spec = NetworkSpec("conv", 784, latent, (), (1, 28, 28), width, 3)
     generator = torch.Generator().manual_seed(seed)
     networks = Networks(*build_networks(spec, generator, torch.device("cpu")))
     for module in networks:

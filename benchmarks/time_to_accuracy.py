@@ -167,12 +167,18 @@ def scheduled_lr(args, seen):
     return args.lr_final + 0.5 * (args.lr - args.lr_final) * (1.0 + math.cos(math.pi * progress))
 
 
-def evaluate(model, x_train, x_test, y_test, n_seeds):
+def cluster_scores(model, x_train, x_test, y_test, n_seeds):
+    """The test codes and their KMeans accuracy (the paper's protocol) per KMeans seed."""
     codes_train, codes_test = model.transform(x_train), model.transform(x_test)
     scores = [
         kmeans_accuracy(codes_train, codes_test, y_test, random_state=seed)
         for seed in range(n_seeds)
     ]
+    return codes_test, scores
+
+
+def evaluate(model, x_train, x_test, y_test, n_seeds):
+    codes_test, scores = cluster_scores(model, x_train, x_test, y_test, n_seeds)
     mse = float(np.mean((model.inverse_transform(codes_test) - x_test) ** 2))
     return scores, mse
 
@@ -190,7 +196,7 @@ class EncoderAverages:
         self.averages = {}
 
     def update(self, encoder):
-        state = {k: v.detach().clone() for k, v in encoder.state_dict().items()}
+        state = encoder.state_dict()  # detached views of the weights, not copies
         for decay in self.decays:
             if decay not in self.averages:
                 self.averages[decay] = {k: v.clone() for k, v in state.items()}
@@ -207,11 +213,8 @@ class EncoderAverages:
         try:
             for decay, average in self.averages.items():
                 model.encoder_.load_state_dict(average)
-                codes_train, codes_test = model.transform(x_train), model.transform(x_test)
-                result[f"kmeans_accuracy_seeds_ema{decay:g}"] = [
-                    round(kmeans_accuracy(codes_train, codes_test, y_test, random_state=seed), 4)
-                    for seed in range(n_seeds)
-                ]
+                _, scores = cluster_scores(model, x_train, x_test, y_test, n_seeds)
+                result[f"kmeans_accuracy_seeds_ema{decay:g}"] = [round(s, 4) for s in scores]
         finally:
             model.encoder_.load_state_dict(trained)
         return result
