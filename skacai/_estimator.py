@@ -6,8 +6,9 @@ import copy
 import hashlib
 import inspect
 import math
+import threading
 import warnings
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -20,7 +21,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skacai import _persistence, _progress
-from skacai._networks import NetworkSpec, build_networks
+from skacai._networks import NetworkSpec, build_networks, uncropped
 from skacai._sklearn_compat import Interval, StrOptions, _fit_context
 from skacai._training import (
     TERM_NAMES,
@@ -119,9 +120,13 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ``architecture="conv"``; None reads each row as a one-row image (a
         1-D signal, convolved and pooled along its length only), so give the
         shape for images. Spatial sizes that are not multiples of
-        ``2**n_scales`` are padded inside the networks (with zeros, i.e. the
-        mean pixel after scaling; MNIST's 28x28 becomes 32x32 as in the
-        paper) and the padding is cropped off the output.
+        ``2**n_scales`` are padded inside the networks (MNIST's 28x28 becomes
+        32x32 as in the paper), and the padding is cropped off the output of
+        ``inverse_transform``. How depends on ``scaling``: with ``"minmax"``
+        as the paper does (centred, filled with -1, the scaled minimum, and
+        the reconstruction loss and the critic cover the whole padded image);
+        otherwise at the bottom and right with zeros (the mean pixel after
+        ``"global"`` scaling), cropped before the loss and the critic.
 
     conv_width : int, default=16
         ``architecture="conv"`` only: filters in the first scale, doubled at
@@ -137,7 +142,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         (32x32 to a 4x4 latent grid; ``n_components=32`` is 4x4x2 and 256 is
         4x4x16) and 4 for the lines (2x2x16, ``n_components=64``).
 
-    scaling : {"global", "feature"} or None, default="global"
+    scaling : {"global", "feature", "minmax"} or None, default="global"
         How inputs are scaled before training; ``inverse_transform``,
         ``interpolate`` and ``score_samples`` undo it, so they speak the
         input's units.
@@ -149,7 +154,25 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
           offset.
         - ``"feature"``: standardize each feature separately (for tabular data
           whose columns have unrelated units).
+        - ``"minmax"``: map the training data's overall minimum to -1 and its
+          maximum to 1 with one offset and one scale for all features, no
+          centring: the paper's input convention (MNIST's ``2p/255 - 1``).
+          With ``architecture="conv"`` it also pads images as the paper does
+          (see ``image_shape``). The paper's ``adversarial_weight=0.5`` and
+          ``critic_regularization=0.2`` are calibrated for these units.
         - ``None``: use the data as given.
+
+        The reconstruction error grows with the square of the scaled units
+        and the critic's terms do not, so the scaling sets what
+        ``adversarial_weight`` means. On MNIST (pixels in ``[0, 1]``),
+        ``"global"`` divides by 0.259 and ``"minmax"`` by 0.5, so the
+        reconstruction term is ``(0.5 / 0.259)**2 = 3.7`` times larger
+        relative to the adversarial term under ``"global"`` (4.9 times
+        counting that the paper averages it over the 1,024 padded pixels, of
+        which only the 784 real ones carry errors of note):
+        ``adversarial_weight=0.5`` with ``"global"`` acts like about 0.1 in
+        the paper's units, and the paper's 0.5 is about 2.5 with
+        ``"global"`` (``docs/fidelity.md``).
 
     max_iter : int, default=100
         Maximum number of epochs (passes over the training data) in ``fit``.
@@ -344,7 +367,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "image_shape": ["array-like", None],
         "conv_width": [Interval(Integral, 1, None, closed="left")],
         "n_scales": [Interval(Integral, 0, None, closed="left")],
-        "scaling": [StrOptions({"global", "feature"}), None],
+        "scaling": [StrOptions({"global", "feature", "minmax"}), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
@@ -612,6 +635,18 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
         return train_test_split(X, test_size=n_val, random_state=rng)
 
+    def _padding(self):
+        """How conv networks pad images (``NetworkSpec``'s padding fields), by ``scaling``.
+
+        Conv networks with ``"minmax"``: the paper's (centred, filled with the
+        scaled minimum -1, the loss and the critic over the padded image);
+        otherwise skacai's original (at the end, zeros, cropped before the loss
+        and the critic).
+        """
+        if self.architecture == "conv" and self.scaling == "minmax":
+            return {"pad_center": True, "pad_value": -1.0, "loss_on_padding": True}
+        return {"pad_center": False, "pad_value": 0.0, "loss_on_padding": False}
+
     def _initialize(self, X, hidden_layer_sizes, rng, device):
         """Fresh scaling statistics, networks, optimiser state and generator."""
         image_shape = self._image_shape(X.shape[1])
@@ -623,6 +658,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             image_shape=image_shape,
             conv_width=self.conv_width,
             n_scales=self.n_scales,
+            **self._padding(),
         )
         init_generator = torch.Generator().manual_seed(_draw_seed(rng))
         # Raises ValueError for an impossible geometry, before anything is set.
@@ -664,6 +700,12 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         generator = self._generator(device)
         X_tensor = self._to_tensor(X, device)
         X_val_tensor = None if X_val is None else self._to_tensor(X_val, device)
+        padded = self._network_spec.loss_on_padding
+        if padded:  # the decoder returns, and the loss covers, the whole padded image
+            pad = self.encoder_.geometry.pad
+            X_tensor = pad(X_tensor).flatten(start_dim=1)
+            if X_val_tensor is not None:
+                X_val_tensor = pad(X_val_tensor).flatten(start_dim=1)
         workspace = Workspace(X_tensor.device, X_tensor.dtype)  # buffers shared by the epochs
         # On a GPU, full batches replay the step captured as one CUDA graph (dropout
         # masks are drawn inside the step, so models with dropout train eagerly).
@@ -674,6 +716,11 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         for module in networks:
             module.train()
         bar = _progress.training_bar(self.verbose, n_epochs, X.shape[0])
+        training_context = ExitStack()
+        if padded:
+            training_context.enter_context(uncropped(networks.decoder))
+        if self.precision == "float32":
+            training_context.enter_context(_float32_convolutions(device))
         try:
             for epoch in range(n_epochs):
                 bar.set_description_str(f"ACAI epoch {epoch + 1}/{n_epochs}", refresh=False)
@@ -716,6 +763,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     converged = True
                     break
         finally:
+            training_context.close()
             bar.close()
             for module in networks:
                 module.eval()
@@ -1378,6 +1426,37 @@ def _draw_seed(rng):
     return int(rng.randint(0, 2**31 - 1))
 
 
+_FLOAT32_LOCK = threading.Lock()
+_float32_users = [0, None]  # blocks inside _float32_convolutions, the setting they replaced
+
+
+@contextmanager
+def _float32_convolutions(device):
+    """Full float32 convolutions on CUDA for the block (cuDNN's default is TF32).
+
+    TF32 keeps 10 mantissa bits; the paper trained in float32. The setting is
+    process-wide, so concurrent blocks (fits in several threads) share it: the
+    first to enter replaces it, the last to leave restores it. No effect on
+    other devices.
+    """
+    if torch.device(device).type != "cuda":
+        yield
+        return
+    flags = torch.backends.cudnn.conv
+    with _FLOAT32_LOCK:
+        if _float32_users[0] == 0:
+            _float32_users[1] = flags.fp32_precision
+            flags.fp32_precision = "ieee"
+        _float32_users[0] += 1
+    try:
+        yield
+    finally:
+        with _FLOAT32_LOCK:
+            _float32_users[0] -= 1
+            if _float32_users[0] == 0:
+                flags.fp32_precision = _float32_users[1]
+
+
 def _captures(device):
     """Whether training on ``device`` replays CUDA graphs (and so needs capturable Adam)."""
     return torch.device(device).type == "cuda"
@@ -1406,10 +1485,16 @@ def _scaling_statistics(X, scaling):
         return np.zeros(n_features), np.ones(n_features)
     X = X.astype(np.float64, copy=False)
     with np.errstate(over="ignore", invalid="ignore"):  # checked below
-        mean = X.mean(axis=0)
-        std = X.std(axis=0)
-        if scaling == "global":
-            std = np.full(n_features, np.sqrt(np.mean(np.square(std))))
+        if scaling == "minmax":
+            # Halved before adding, so that the midpoint of any finite range is finite.
+            low, high = X.min(), X.max()
+            mean = np.full(n_features, low / 2 + high / 2)
+            std = np.full(n_features, high / 2 - low / 2)
+        else:
+            mean = X.mean(axis=0)
+            std = X.std(axis=0)
+            if scaling == "global":
+                std = np.full(n_features, np.sqrt(np.mean(np.square(std))))
     if not (np.isfinite(mean).all() and np.isfinite(std).all()):
         raise ValueError(
             f"scaling={scaling!r} cannot scale X: its mean or standard deviation "
@@ -1464,7 +1549,7 @@ class _Runner:
 
     def __call__(self, batch):
         x = torch.from_numpy(np.require(batch, self.dtype, ["C", "W"])).to(self.device)
-        with torch.inference_mode():
+        with torch.inference_mode(), _float32_convolutions(torch.device(self.device)):
             y = self.module(x)
         return y.cpu().numpy()
 

@@ -33,21 +33,30 @@ class NetworkSpec:
     image_shape: tuple[int, int, int] | None = None
     conv_width: int = 16
     n_scales: int = 3
+    # Where the conv networks pad an image up to a multiple of 2**n_scales, with what
+    # value (in scaled units), and whether the reconstruction loss and the critic see
+    # the padded image (the paper) or only the original pixels.
+    pad_center: bool = False
+    pad_value: float = 0.0
+    loss_on_padding: bool = False
 
 
 @dataclass(frozen=True)
 class ConvGeometry:
     """How a ``(channels, height, width)`` image maps onto the conv networks.
 
-    Spatial axes longer than one pixel are padded at the end to a multiple of
-    ``2 ** n_scales`` and halved ``n_scales`` times; an axis of length one (a
-    1-D signal stored as a one-row image) is left alone. The latent code is a
-    ``(latent_channels, *latent_grid)`` array, flattened channel-first.
+    Spatial axes longer than one pixel are padded to a multiple of
+    ``2 ** n_scales`` (at the end, or centred with the odd pixel at the end,
+    filled with ``pad_value``) and halved ``n_scales`` times; an axis of length
+    one (a 1-D signal stored as a one-row image) is left alone. The latent code
+    is a ``(latent_channels, *latent_grid)`` array, flattened channel-first.
     """
 
     image_shape: tuple[int, int, int]
     n_scales: int
     n_components: int
+    pad_center: bool = False
+    pad_value: float = 0.0
 
     @property
     def pooled_axes(self) -> tuple[bool, bool]:
@@ -72,6 +81,36 @@ class ConvGeometry:
     @property
     def latent_channels(self) -> int:
         return self.n_components // math.prod(self.latent_grid)
+
+    @property
+    def padding(self) -> tuple[int, int, int, int]:
+        """Pixels added ``(left, right, top, bottom)``, in ``torch.nn.functional.pad``'s order."""
+        (height, width), (padded_height, padded_width) = self.image_shape[1:], self.padded_shape
+        extra_h, extra_w = padded_height - height, padded_width - width
+        top, left = (extra_h // 2, extra_w // 2) if self.pad_center else (0, 0)
+        return left, extra_w - left, top, extra_h - top
+
+    @property
+    def n_padded_features(self) -> int:
+        return self.image_shape[0] * math.prod(self.padded_shape)
+
+    def pad(self, x: torch.Tensor) -> torch.Tensor:
+        """Flat images ``(n, n_features)`` -> padded images ``(n, channels, *padded_shape)``.
+
+        Rows that are already padded (``n_padded_features`` long) are only reshaped.
+        """
+        if x.shape[1] == self.n_padded_features:
+            return x.reshape(x.shape[0], self.image_shape[0], *self.padded_shape)
+        image = x.reshape(x.shape[0], *self.image_shape)
+        if any(self.padding):
+            image = nn.functional.pad(image, self.padding, value=self.pad_value)
+        return image
+
+    def crop(self, image: torch.Tensor) -> torch.Tensor:
+        """Padded images -> flat images of the original shape (the padding cut off)."""
+        left, _, top, _ = self.padding
+        height, width = self.image_shape[1:]
+        return image[:, :, top : top + height, left : left + width].flatten(start_dim=1)
 
     @property
     def pool_kernel(self) -> tuple[int, int]:
@@ -237,14 +276,8 @@ class ConvEncoder(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        geometry = self.geometry
-        image = x.reshape(x.shape[0], *geometry.image_shape)
-        height, width = geometry.image_shape[1:]
-        padded_height, padded_width = geometry.padded_shape
-        if (height, width) != (padded_height, padded_width):
-            # Zero is the mean pixel after scaling, as the paper's -1 was its background.
-            image = nn.functional.pad(image, (0, padded_width - width, 0, padded_height - height))
-        return self.layers(image).flatten(start_dim=1)
+        """Flat images, either of ``image_shape`` (padded here) or already padded."""
+        return self.layers(self.geometry.pad(x)).flatten(start_dim=1)
 
 
 class ConvDecoder(nn.Module):
@@ -253,7 +286,12 @@ class ConvDecoder(nn.Module):
     Per scale ``s`` from ``n_scales - 1`` down to 0: two ``conv3x3(width << s)``
     with leaky ReLU, then nearest-neighbour upsampling by 2;
     ``conv3x3(width)`` with leaky ReLU; ``conv3x3(channels)`` without activation.
+
+    With ``crop = False`` (set by :func:`uncropped` while training on the padded
+    image) it returns the whole padded image, flattened.
     """
+
+    crop: bool = True  # class-level: modules pickled before it existed load with it
 
     def __init__(self, geometry: ConvGeometry, width: int):
         super().__init__()
@@ -273,13 +311,32 @@ class ConvDecoder(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         geometry = self.geometry
         grid = z.reshape(z.shape[0], geometry.latent_channels, *geometry.latent_grid)
-        height, width = geometry.image_shape[1:]
-        image = self.layers(grid)[:, :, :height, :width]
-        return image.flatten(start_dim=1)
+        image = self.layers(grid)
+        return geometry.crop(image) if self.crop else image.flatten(start_dim=1)
+
+
+@contextmanager
+def uncropped(decoder: nn.Module) -> Iterator[None]:
+    """Let a :class:`ConvDecoder` return the whole padded image for the block.
+
+    Training with ``NetworkSpec.loss_on_padding`` feeds padded images
+    (``ConvGeometry.pad``) and compares them with the decoder's whole output,
+    as the paper does; inference always crops.
+    """
+    if not isinstance(decoder, ConvDecoder):
+        yield
+        return
+    decoder.crop = False
+    try:
+        yield
+    finally:
+        decoder.crop = True
 
 
 def _conv_networks(spec: NetworkSpec) -> tuple[nn.Module, nn.Module, nn.Module]:
-    geometry = ConvGeometry(spec.image_shape, spec.n_scales, spec.n_components)
+    geometry = ConvGeometry(
+        spec.image_shape, spec.n_scales, spec.n_components, spec.pad_center, spec.pad_value
+    )
     geometry.check()
     return (
         ConvEncoder(geometry, spec.conv_width),

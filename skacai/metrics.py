@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.utils import check_array, column_or_1d
 
 __all__ = [
+    "cluster_scores",
     "clustering_accuracy",
     "evaluate_lines",
     "kmeans_accuracy",
@@ -99,10 +101,13 @@ def whiten(codes_train, *codes_other, eps=1e-5):
 def kmeans_accuracy(
     codes_train, codes_test, y_test, n_clusters=10, *, whiten_codes=True, random_state=0
 ):
-    """The paper's clustering score: KMeans on (whitened) codes, accuracy on the test set.
+    """A quick clustering score: KMeans on (whitened) codes, accuracy on the test set.
 
-    KMeans is fitted on ``codes_train``; the test codes' clusters are matched to
-    ``y_test`` with :func:`clustering_accuracy`.
+    KMeans (k-means++ initialisation, 10 restarts) is fitted on
+    ``codes_train``; the test codes' clusters are matched to ``y_test`` with
+    :func:`clustering_accuracy`. The paper's own protocol, with 1,000 random
+    restarts, is :func:`cluster_scores`: use it for figures to compare with
+    the paper's; this one is cheaper and depends more on ``random_state``.
 
     Parameters
     ----------
@@ -139,6 +144,92 @@ def kmeans_accuracy(
     kmeans = KMeans(n_clusters=n_clusters, n_init=10, random_state=random_state)
     kmeans.fit(codes_train)
     return clustering_accuracy(y_test, kmeans.predict(codes_test))
+
+
+def cluster_scores(
+    codes_train,
+    y_train,
+    codes_test,
+    y_test,
+    n_clusters=10,
+    *,
+    n_init=1000,
+    max_iter=1000,
+    whiten_codes=True,
+    random_state=0,
+):
+    """The official ACAI clustering protocol: accuracy, NMI and ARI on train and test codes.
+
+    As the paper's ``cluster.py``: whiten the codes (:func:`whiten`, fitted on
+    the training codes), fit ``KMeans(n_clusters, init="random", n_init=1000,
+    max_iter=1000, random_state=0)`` on the training codes, assign both sets,
+    and score each against its labels. The paper reports the test accuracy.
+
+    The 1,000 random restarts make the score a property of the codes rather
+    than of KMeans' seed, at a price: on 60,000 16-dimensional codes one
+    restart takes about 0.17 s on one CPU thread, so the full protocol about
+    three minutes (``n_init=100``: 17 s).
+
+    Parameters
+    ----------
+    codes_train : array-like of shape (n_train, n_components)
+        Codes KMeans is fitted on.
+    y_train : array-like of shape (n_train,)
+        Their labels (used for the scores only).
+    codes_test : array-like of shape (n_test, n_components)
+        Held-out codes, assigned to the fitted clusters.
+    y_test : array-like of shape (n_test,)
+        Their labels.
+    n_clusters : int, default=10
+        Number of clusters.
+    n_init : int, default=1000
+        KMeans restarts from random initial centres; the best (lowest
+        inertia) is kept. Fewer are cheaper and noisier.
+    max_iter : int, default=1000
+        Iterations per restart.
+    whiten_codes : bool, default=True
+        Whiten the codes first, as the protocol does.
+    random_state : int, default=0
+        Seed of KMeans (the protocol's is 0).
+
+    Returns
+    -------
+    scores : dict of str to float
+        ``"accuracy"`` (test, after the best one-to-one matching of clusters
+        to labels, :func:`clustering_accuracy`), ``"nmi"`` and ``"ari"``
+        (test, :func:`~sklearn.metrics.normalized_mutual_info_score` and
+        :func:`~sklearn.metrics.adjusted_rand_score`), and the same three for
+        the training codes as ``"train_accuracy"``, ``"train_nmi"`` and
+        ``"train_ari"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skacai.metrics import cluster_scores
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1, 2], 50)
+    >>> codes = rng.normal(size=(150, 2)) + 10 * np.eye(3)[y, :2]
+    >>> scores = cluster_scores(codes, y, codes, y, n_clusters=3, n_init=10)
+    >>> scores["accuracy"], scores["nmi"], scores["ari"]
+    (1.0, 1.0, 1.0)
+    """
+    y_train, y_test = column_or_1d(y_train), column_or_1d(y_test)
+    if whiten_codes:
+        codes_train, codes_test = whiten(codes_train, codes_test)
+    kmeans = KMeans(
+        n_clusters=n_clusters,
+        init="random",
+        n_init=n_init,
+        max_iter=max_iter,
+        random_state=random_state,
+    ).fit(codes_train)
+    scores = {}
+    for prefix, codes, y in (("", codes_test, y_test), ("train_", codes_train, y_train)):
+        clusters = kmeans.labels_ if prefix else kmeans.predict(codes)
+        scores[f"{prefix}accuracy"] = clustering_accuracy(y, clusters)
+        scores[f"{prefix}nmi"] = float(normalized_mutual_info_score(y, clusters))
+        scores[f"{prefix}ari"] = float(adjusted_rand_score(y, clusters))
+    return scores
 
 
 def _square_side(n_pixels):

@@ -133,8 +133,9 @@ def test_none_random_state_gives_different_models(blobs):
     assert not np.allclose(a, b)
 
 
-def test_global_scaling_makes_training_independent_of_scale_and_offset(blobs):
-    params = {"n_components": 3, **SMALL}
+@pytest.mark.parametrize("scaling", ["global", "minmax"])
+def test_scaling_makes_training_independent_of_scale_and_offset(blobs, scaling):
+    params = {"n_components": 3, **SMALL, "scaling": scaling}
     base = ACAITransformer(**params).fit(blobs)
     shifted = 1e4 * blobs - 3e3
     scaled = ACAITransformer(**params).fit(shifted)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.cluster import KMeans
 
 from skacai.metrics import clustering_accuracy, kmeans_accuracy, whiten
 
@@ -63,3 +64,62 @@ def test_kmeans_accuracy_on_separated_and_on_random_codes():
     assert kmeans_accuracy(separated, separated, y, n_clusters=4) == 1.0
     noise = rng.normal(size=(200, 5))
     assert kmeans_accuracy(noise, noise, y, n_clusters=4, whiten_codes=False) < 0.45
+
+
+def test_cluster_scores_follows_the_official_protocol(monkeypatch):
+    """Random initial centres, 1,000 restarts of up to 1,000 iterations, seed 0, whitened."""
+    from sklearn import cluster
+
+    from skacai import metrics
+
+    seen = {}
+
+    class Recording(cluster.KMeans):
+        def fit(self, X, y=None, sample_weight=None):
+            seen.update(self.get_params(), X=X)
+            return super().fit(X)
+
+    monkeypatch.setattr(metrics, "KMeans", Recording)
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 40)
+    codes = rng.normal(size=(120, 3)) + 6 * np.eye(3)[y]
+    metrics.cluster_scores(codes[:90], y[:90], codes[90:], y[90:], n_clusters=3, n_init=5)
+    assert (seen["init"], seen["n_init"], seen["max_iter"], seen["random_state"]) == (
+        "random",
+        5,
+        1000,
+        0,
+    )
+    np.testing.assert_allclose(seen["X"], whiten(codes[:90])[0])
+    defaults = metrics.cluster_scores.__kwdefaults__
+    assert (defaults["n_init"], defaults["max_iter"], defaults["random_state"]) == (1000, 1000, 0)
+
+
+def test_cluster_scores_reports_test_and_train_accuracy_nmi_and_ari():
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    from skacai.metrics import cluster_scores
+
+    rng = np.random.default_rng(1)
+    y_train, y_test = rng.integers(0, 3, 300), rng.integers(0, 3, 100)
+    centres = np.array([[0.0, 0.0], [8.0, 0.0], [0.0, 8.0]])
+    train = centres[y_train] + rng.normal(size=(300, 2))
+    test = centres[y_test] + rng.normal(size=(100, 2))
+    scores = cluster_scores(train, y_train, test, y_test, n_clusters=3, n_init=10)
+    assert set(scores) == {"accuracy", "nmi", "ari", "train_accuracy", "train_nmi", "train_ari"}
+    kmeans_labels = KMeans(3, init="random", n_init=10, max_iter=1000, random_state=0).fit(
+        whiten(train)[0]
+    )
+    assert scores["train_nmi"] == pytest.approx(
+        normalized_mutual_info_score(y_train, kmeans_labels.labels_)
+    )
+    assert scores["train_ari"] == pytest.approx(
+        adjusted_rand_score(y_train, kmeans_labels.labels_)
+    )
+    assert scores["train_accuracy"] == clustering_accuracy(y_train, kmeans_labels.labels_)
+    assert 0.8 < scores["accuracy"] <= 1.0 and 0.8 < scores["train_accuracy"] <= 1.0
+    # labels that ignore the codes score near zero on the chance-corrected measures
+    shuffled = cluster_scores(
+        train, rng.permutation(y_train), test, y_test, n_clusters=3, n_init=10
+    )
+    assert abs(shuffled["train_ari"]) < 0.05 and shuffled["train_nmi"] < 0.05
