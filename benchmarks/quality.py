@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -372,6 +373,28 @@ def report(path):
         print()
 
 
+def rescore(folder, args):
+    """Score codes saved by ``--save-codes`` again (e.g. with all 1,000 KMeans restarts)."""
+    _, y_train, _, y_test = load_data(args.data, args.n_train)
+    for path in sorted(Path(folder).glob("*.npz")):
+        name, seed, epochs = path.stem.rsplit("_", 2)
+        codes = np.load(path)
+        start = time.perf_counter()
+        scores = cluster_scores(
+            codes["train"], y_train, codes["test"], y_test, n_init=args.kmeans_init
+        )
+        record = {
+            "setting": name,
+            "seed": int(seed.removeprefix("seed")),
+            "epochs": int(epochs.removeprefix("epochs")),
+            "kmeans_init": args.kmeans_init,
+            "kmeans_seconds": round(time.perf_counter() - start, 1),
+            "kmeans_threads": os.environ.get("OMP_NUM_THREADS", "all"),
+            **{f"kmeans_{k}": round(v, 4) for k, v in scores.items()},
+        }
+        append(args.out, record)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_MNIST)
@@ -385,6 +408,9 @@ def parse_args(argv=None):
     parser.add_argument("--n-train", type=int, default=None, help="first N images only")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--report", type=Path, default=None, help="print a results file's table")
+    parser.add_argument(
+        "--rescore", type=Path, default=None, help="score the codes saved in this folder again"
+    )
     return parser.parse_args(argv)
 
 
@@ -395,6 +421,9 @@ def main(argv=None):
         return
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.rescore is not None:
+        rescore(args.rescore, args)
+        return
     worker, n_workers = (int(part) for part in args.worker.split("/"))
     data = load_data(args.data, args.n_train)
     # Seeds outermost: every setting gets its first seed before any gets its second.
