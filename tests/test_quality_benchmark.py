@@ -66,6 +66,19 @@ def test_quality_runs_pairs_resumes_and_reports(mnist, tmp_path):
     assert "vs paper-ae (n=1)" in table and "vs paper (n=1)" in table
 
 
+def test_quality_scores_the_lines(mnist, tmp_path):
+    out = tmp_path / "lines.jsonl"
+    run(
+        "quality.py",
+        *("--settings", "lines", "--seeds", "0", "--epochs", "1", "--n-train", "64"),
+        *("--data", mnist, "--out", out),
+    )
+    (record,) = map(json.loads, out.read_text().splitlines())
+    assert record["samples"] == 64 and record["params"]["n_components"] == 64
+    assert record["mean_distance_x1e3"] > 0 and "smoothness" in record
+    assert "| lines | 64 | 1 |" in run("quality.py", "--report", out)
+
+
 def test_table3_trains_both_models_at_once_and_scores_them(mnist, tmp_path):
     out = tmp_path / "table3.jsonl"
     run(
