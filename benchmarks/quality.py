@@ -158,6 +158,20 @@ SETTINGS = {
     ),
     # The lines benchmark (task "lines"): its images are already in [-1, 1].
     "lines": ("ACAI on 32x32 lines, latent 2x2x16", {}, "lines", None, "lines-ae"),
+    "lines-global": (
+        "ACAI on the lines with scaling='global' (mean image removed, one std)",
+        {"scaling": "global"},
+        "lines",
+        None,
+        "lines-global-ae",
+    ),
+    "lines-global-ae": (
+        "plain autoencoder on the lines, scaling='global'",
+        {"scaling": "global", "adversarial_weight": 0.0},
+        "lines",
+        None,
+        None,
+    ),
     "lines-ae": (
         "plain autoencoder on the lines",
         {"adversarial_weight": 0.0},

@@ -20,7 +20,8 @@ worker() {
       --kmeans-init 100 --threads 1 --worker "$1/2" ${CODES:+--save-codes "$CODES"}
   done
   # the lines: one pass over 20,000 lines per model
-  "$PY" benchmarks/quality.py --settings lines lines-ae --seeds 0 1 2 --epochs 1 \
+  "$PY" benchmarks/quality.py --settings lines-global lines-global-ae lines lines-ae \
+    --seeds 0 1 2 --epochs 1 \
     --threads 1 --worker "$1/2"
 }
 worker 0 & worker 1 & wait
