@@ -236,9 +236,11 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         CPUs with AVX-512 BF16 or AMX, where it measured 1.6-1.7 times as
         fast, see the performance page of the documentation) and can be
         much slower elsewhere (17 times slower than float32 on an AMD EPYC
-        without bfloat16 instructions, where PyTorch emulates it). The trained model differs from a float32 fit
-        (bfloat16 keeps 8 significant bits); ``transform`` and the other
-        inference methods always run in the input's float32 or float64.
+        without bfloat16 instructions, where PyTorch emulates it). The
+        trained model differs from a float32 fit (bfloat16 keeps 8
+        significant bits); ``transform`` and the other inference methods
+        always run in the input's float32 or float64. On CUDA, float32
+        convolutions run in full float32, not cuDNN's default TF32.
 
     Attributes
     ----------
