@@ -456,7 +456,7 @@ INVALID_PARAMS = {
     "image_shape": [(0, 5), (2, 5.0), (1, 2, 5, 1), 5],
     "conv_width": [0],
     "n_scales": [-1],
-    "scaling": ["minmax"],
+    "scaling": ["standard"],
     "max_iter": [0],
     "batch_size": [0, np.int64(0)],
     "learning_rate_init": [0, np.inf],
