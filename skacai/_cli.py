@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import csv
+import math
 import sys
 import textwrap
 import time
@@ -26,6 +28,7 @@ import numpy as np
 
 import skacai
 from skacai._estimator import ACAITransformer, _all_finite
+from skacai._memory import available_bytes, format_bytes
 from skacai._version import __version__
 
 PROG = "skacai"
@@ -104,8 +107,13 @@ def check_input_file(path, what):
     return path
 
 
-def check_output_file(path, what, suffixes=None):
-    """``Path(path)`` if it can be written: a known suffix, an existing folder, not a folder."""
+def check_output_file(path, what, suffixes=None, *, force=False, inputs=()):
+    """``Path(path)`` if it can be written: a known suffix, an existing folder, not a folder,
+    none of ``inputs``, and not an existing file unless ``force``.
+
+    Like ``gzip`` and ``zstd``, the commands never replace an existing file unless told
+    to (``--force``), and never write over a file they read, even then.
+    """
     path = Path(path)
     if suffixes is not None and path.suffix.lower() not in suffixes:
         found = f"suffix {path.suffix!r}" if path.suffix else "no suffix"
@@ -119,6 +127,18 @@ def check_output_file(path, what, suffixes=None):
         raise FileNotFoundError(
             f"cannot write the {what} {_quote(path)}: the folder {_quote(folder)} does not exist"
         )
+    if path.exists():
+        for name, other in inputs:
+            if other is not None and Path(other).exists() and path.samefile(other):
+                raise ValueError(
+                    f"cannot write the {what} {_quote(path)}: it is the {name}, which the "
+                    f"command reads; choose another file for the {what}"
+                )
+        if not force:
+            raise FileExistsError(
+                f"the {what} {_quote(path)} already exists; choose another name, or pass "
+                "--force to replace it"
+            )
     return path
 
 
@@ -130,7 +150,7 @@ class Data:
     source: str
 
 
-def load_data(path, *, key=None, skip_header=False, delimiter=","):
+def load_data(path, *, key=None, skip_header=False, delimiter=",", n_columns=None):
     """Read a 2-D numeric array from a ``.npy``, ``.npz`` or ``.csv`` file.
 
     Parameters
@@ -190,32 +210,80 @@ def load_data(path, *, key=None, skip_header=False, delimiter=","):
     else:
         if skip_header:
             raise ValueError(f"--skip-header applies to .csv files, not to {source}")
-        X, name = _load_numpy(path, key)
+        X, name = _load_numpy(path, key, n_columns)
         if name is not None:
             source += f" (array {name!r})"
     _check_array(X, source)
     return Data(X, source)
 
 
-def _load_numpy(path, key):
-    """The array in a ``.npy`` file or one array of an ``.npz`` file, and its key."""
+def _load_numpy(path, key, n_columns=None):
+    """The array in a ``.npy`` file or one array of an ``.npz`` file, and its key.
+
+    The array's header is checked before its data are read: a shape that the
+    file cannot hold, that memory cannot hold, or (``n_columns``) that the
+    model cannot read is refused in one line, whatever the header claims.
+    """
     source = _quote(path)
     with path.open("rb") as file:
         magic = file.read(len(_NPY_MAGIC))
     if magic[:4] in (_ZIP_MAGIC, _EMPTY_ZIP_MAGIC):
-        return _load_npz(path, key)
+        return _load_npz(path, key, n_columns)
     if magic != _NPY_MAGIC:
         raise ValueError(f"{source} is not a NumPy .npy or .npz file")
     if key is not None:
         raise ValueError(f"--key applies to .npz files; {source} is a .npy file")
     try:
         with path.open("rb") as file:
+            _check_npy_header(file, path.stat().st_size, source, n_columns)
+            file.seek(0)
             return np.load(file, allow_pickle=False), None
     except (ValueError, EOFError) as error:
+        if str(error).startswith(source):
+            raise
         raise ValueError(f"cannot read {source}: {describe_error(error)}") from None
 
 
-def _load_npz(path, key):
+def _check_npy_header(file, size, source, n_columns):
+    """Check the ``.npy`` array that starts at ``file``'s position before reading it.
+
+    ``size`` is the number of bytes from that position to the end of the array's file.
+    """
+    start = file.tell()
+    version = np.lib.format.read_magic(file)
+    read_header = {
+        (1, 0): np.lib.format.read_array_header_1_0,
+        (2, 0): np.lib.format.read_array_header_2_0,
+    }.get(version)
+    if read_header is None:  # a newer format: np.load judges it
+        return
+    shape, _, dtype = read_header(file)
+    n_bytes = math.prod(shape) * dtype.itemsize
+    stored = size - (file.tell() - start)
+    described = (
+        f"a {' x '.join(map(str, shape)) or 'scalar'} {dtype} array ({format_bytes(n_bytes)})"
+    )
+    if dtype.hasobject:
+        return  # np.load refuses objects (no pickles), with its own message
+    if n_bytes > stored:
+        raise ValueError(
+            f"{source} is truncated or damaged: its header declares {described}, but only "
+            f"{format_bytes(stored)} of data follow"
+        )
+    if len(shape) == 2 and n_columns is not None and shape[1] != n_columns:
+        hint = " (transposed? its rows have the model's width)" if shape[0] == n_columns else ""
+        raise ValueError(
+            f"{source} holds {shape[1]} columns, but the model reads {n_columns}{hint}"
+        )
+    available = available_bytes()
+    if available is not None and n_bytes > available:
+        raise MemoryError(
+            f"{source} holds {described}: more than the {format_bytes(available)} of memory "
+            "free to read it"
+        )
+
+
+def _load_npz(path, key, n_columns=None):
     source = _quote(path)
     try:
         with path.open("rb") as file, np.load(file, allow_pickle=False) as archive:
@@ -225,13 +293,16 @@ def _load_npz(path, key):
                     raise ValueError(f"{source} holds no arrays")
                 if len(names) > 1:
                     raise ValueError(
-                        f"{source} holds {len(names)} arrays ({', '.join(names)}); "
+                        f"{source} holds {len(names)} arrays ({', '.join(map(repr, names))}); "
                         "choose one with --key NAME"
                     )
                 key = names[0]
             elif key not in names:
-                listed = ", ".join(names) if names else "none"
+                listed = ", ".join(map(repr, names)) if names else "none"
                 raise ValueError(f"{source} has no array {key!r}; its arrays: {listed}")
+            member = archive.zip.getinfo(f"{key}.npy")
+            with archive.zip.open(member) as stream:
+                _check_npy_header(stream, member.file_size, f"{source} (array {key!r})", n_columns)
             return archive[key], key
     except (EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise ValueError(f"cannot read {source}: {describe_error(error)}") from None
@@ -268,6 +339,14 @@ def _load_csv(path, delimiter, skip_header):
         for number, line in enumerate(file, 1):
             if _content(line):
                 first, skip = _content(line), number
+                # A quoted field may hold line breaks (RFC 4180): the record goes on
+                # while its quotes are unbalanced.
+                while line.count('"') % 2:
+                    following = next(file, None)
+                    if following is None:
+                        break
+                    line += following
+                    skip += 1
                 break
     if first is None:
         raise ValueError(f"{source} holds no data")
@@ -346,14 +425,9 @@ def write_array(path, array, *, key, column_names):
     suffix = path.suffix.lower()
     if suffix == ".csv":
         digits = 9 if array.dtype == np.float32 else 17
-        np.savetxt(
-            path,
-            array,
-            fmt=f"%.{digits}g",
-            delimiter=",",
-            header=",".join(str(name) for name in column_names),
-            comments="",
-        )
+        with path.open("w", newline="", encoding="utf-8") as file:
+            csv.writer(file, lineterminator="\n").writerow(map(csv_cell, column_names))
+            np.savetxt(file, array, fmt=f"%.{digits}g", delimiter=",")
         return
     with path.open("wb") as file:  # a file object: numpy must not append a suffix
         if suffix == ".npz":
@@ -362,9 +436,27 @@ def write_array(path, array, *, key, column_names):
             np.save(file, array)
 
 
-def _load_data_arg(args):
+# Cells starting with these are formulas to a spreadsheet (OWASP's CSV injection list).
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(name):
+    """A header cell for ``name``: a leading formula character is quoted with ``'``.
+
+    Commas, quotes and line breaks are left to the ``csv`` module, which
+    quotes the cell as RFC 4180 says; skacai reads such headers back.
+    """
+    name = str(name)
+    return "'" + name if name.startswith(_FORMULA_PREFIXES) else name
+
+
+def _load_data_arg(args, n_columns=None):
     return load_data(
-        args.data, key=args.key, skip_header=args.skip_header, delimiter=args.delimiter
+        args.data,
+        key=args.key,
+        skip_header=args.skip_header,
+        delimiter=args.delimiter,
+        n_columns=n_columns,
     )
 
 
@@ -459,7 +551,9 @@ def fit_parameters(args):
 def _run_fit(args):
     model = ACAITransformer(**fit_parameters(args))
     model._validate_params()  # bad values fail before a long read of the data
-    output = check_output_file(args.output, "model file")
+    output = check_output_file(
+        args.output, "model file", force=args.force, inputs=[("data file", args.data)]
+    )
     data = _load_data_arg(args)
     n_samples, n_features = data.X.shape
     start = time.perf_counter()
@@ -487,9 +581,12 @@ def _run_fit(args):
 
 
 def _run_transform(args):
-    output = check_output_file(args.output, "output file", OUTPUT_SUFFIXES)
+    inputs = [("model file", args.model), ("data file", args.data)]
+    output = check_output_file(
+        args.output, "output file", OUTPUT_SUFFIXES, force=args.force, inputs=inputs
+    )
     model = load_model(args.model)
-    data = _load_data_arg(args)
+    data = _load_data_arg(args, n_columns=None if args.inverse else model.n_features_in_)
     if args.inverse:
         result = np.asarray(model.inverse_transform(data.X))
         names = getattr(model, "feature_names_in_", None)
@@ -523,11 +620,16 @@ def _run_interpolate(args):
 
     formats = FigureCanvasBase.get_supported_filetypes()
     suffixes = tuple(f".{name}" for name in formats)
-    check_output_file(picture, "picture", suffixes)
+    inputs = [("model file", args.model), ("data file", args.data)]
+    check_output_file(picture, "picture", suffixes, force=args.force, inputs=inputs)
     if args.frames_out is not None:
-        check_output_file(args.frames_out, "frames file", FRAMES_SUFFIXES)
+        if Path(args.frames_out).resolve() == picture.resolve():
+            raise ValueError("--frames-out and --output name the same file; give two names")
+        check_output_file(
+            args.frames_out, "frames file", FRAMES_SUFFIXES, force=args.force, inputs=inputs
+        )
     model = load_model(args.model)
-    data = _load_data_arg(args)
+    data = _load_data_arg(args, n_columns=model.n_features_in_)
     n_samples = len(data.X)
     if n_samples < 2:
         raise ValueError(f"{data.source} holds {n_samples} sample; interpolation needs 2")
@@ -762,6 +864,12 @@ examples:
         metavar="MODEL",
         help="model file to write (e.g. model.safetensors); its folder must exist",
     )
+    fit.add_argument(
+        "-f",
+        "--force",
+        action="store_true",
+        help="replace output files that exist (never the command's own input files)",
+    )
     params = fit.add_argument_group("model parameters (default: the estimator's)")
     params.add_argument(
         "--n-components",
@@ -872,6 +980,12 @@ examples:
         help="file to write: .npy, .npz or .csv (its folder must exist)",
     )
     transform.add_argument(
+        "-f",
+        "--force",
+        action="store_true",
+        help="replace output files that exist (never the command's own input files)",
+    )
+    transform.add_argument(
         "--inverse",
         action="store_true",
         help="DATA holds codes: decode them with inverse_transform (.npz array 'data')",
@@ -904,6 +1018,12 @@ examples:
         required=True,
         metavar="PICTURE",
         help="picture to write; its suffix picks the format (.png, .pdf, .svg...)",
+    )
+    interpolate.add_argument(
+        "-f",
+        "--force",
+        action="store_true",
+        help="replace output files that exist (never the command's own input files)",
     )
     interpolate.add_argument(
         "--pairs", type=_int_at_least(1), default=4, metavar="N", help="pairs, one per row (4)"
@@ -1006,6 +1126,6 @@ def main(argv=None):
         except KeyboardInterrupt:
             print(f"{command}: error: interrupted", file=sys.stderr)
             return EXIT_INTERRUPTED
-        except (CommandError, OSError, ValueError, TypeError) as error:
+        except (CommandError, OSError, ValueError, TypeError, MemoryError) as error:
             print(f"{command}: error: {describe_error(error)}", file=sys.stderr)
             return EXIT_ERROR

@@ -21,7 +21,8 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skacai import _persistence, _progress
-from skacai._networks import NetworkSpec, build_networks, uncropped
+from skacai._memory import available_bytes, format_bytes
+from skacai._networks import NetworkSpec, build_networks, meta_networks, uncropped
 from skacai._sklearn_compat import Interval, StrOptions, _fit_context
 from skacai._training import (
     TERM_NAMES,
@@ -46,6 +47,10 @@ _FLOAT_DTYPES = (np.float64, np.float32)
 # Warnings from _warn_about point at the user's call: _warn_about <- fit/partial_fit
 # <- the _fit_context wrapper <- the caller.
 _USER_FRAME = 4
+
+
+# The largest layer size (torch indexes some kernels with 32-bit ints).
+_MAX_SIZE = 2**31 - 1
 
 
 class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -262,7 +267,12 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     scale_ : ndarray of shape (n_features,)
         Per-feature divisor applied after ``mean_`` (ones when
-        ``scaling=None``).
+        ``scaling=None``). 0 for a feature without spread in the training
+        data (within rounding error of its magnitude: with
+        ``scaling="feature"`` judged per feature, otherwise over all): it is
+        divided by 1 on the way in, and ``inverse_transform``,
+        ``interpolate`` and ``score_samples`` return it exactly as its
+        ``mean_``.
 
     n_iter_ : int
         Number of epochs trained (summed over ``partial_fit`` calls and
@@ -328,8 +338,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     sparse matrices); the methods of an unfitted model raise
     ``NotFittedError``. Training runs in float32, so ``fit`` refuses data that
     overflow it once scaled (``scaling=None`` with values beyond about
-    ``3.4e38``) and data whose mean or standard deviation overflows float64
-    (values beyond about ``1e154``). ``transform``, ``inverse_transform``,
+    ``3.4e38``). ``transform``, ``inverse_transform``,
     ``interpolate`` and ``score_samples`` raise ``ValueError`` rather than
     return infinities or NaN when an input far outside the training data's
     range overflows the computation. A single training sample is accepted, as
@@ -361,15 +370,15 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "n_components": [Interval(Integral, 1, _MAX_SIZE, closed="both")],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, _MAX_SIZE, closed="both")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "adversarial_weight": [Interval(Real, 0, None, closed="left")],
         "critic_regularization": [Interval(Real, 0, 1, closed="both")],
         "architecture": [StrOptions({"mlp", "conv"})],
         "image_shape": ["array-like", None],
-        "conv_width": [Interval(Integral, 1, None, closed="left")],
-        "n_scales": [Interval(Integral, 0, None, closed="left")],
+        "conv_width": [Interval(Integral, 1, _MAX_SIZE, closed="both")],
+        "n_scales": [Interval(Integral, 0, 30, closed="both")],
         "scaling": [StrOptions({"global", "feature", "minmax"}), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -571,10 +580,13 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
         sizes = (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
-        if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
+        if not all(
+            isinstance(s, Integral) and not isinstance(s, bool) and 0 < s <= _MAX_SIZE
+            for s in sizes
+        ):
             raise ValueError(
                 "hidden_layer_sizes must be a positive int or a sequence of positive "
-                f"ints, got {self.hidden_layer_sizes!r}."
+                f"ints (at most 2**31 - 1), got {self.hidden_layer_sizes!r}."
             )
         return tuple(int(s) for s in sizes)
 
@@ -615,13 +627,22 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             if value != getattr(spec, name)
         ]
         if changed:
-            remedy = (
-                "set warm_start=False to train new networks"
-                if how == "warm_start=True"
-                else "use fit, or a clone of the model, to train new networks"
+            does, remedy = {
+                "warm_start=True": (
+                    "continues training",
+                    "set warm_start=False to train new networks",
+                ),
+                "save": (
+                    "writes",
+                    "set the parameters back, or fit again, before saving",
+                ),
+                "loading": ("restores", "the file is inconsistent; save the model again"),
+            }.get(
+                how,
+                ("continues training", "use fit, or a clone of the model, to train new networks"),
             )
             raise ValueError(
-                f"{how} continues training the fitted networks, but "
+                f"{how} {does} the fitted networks, but "
                 f"{' and '.join(changed)} since they were built; {remedy}."
             )
 
@@ -666,6 +687,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         init_generator = torch.Generator().manual_seed(_draw_seed(rng))
         # Raises ValueError for an impossible geometry, before anything is set.
         try:
+            _check_network_memory(network_spec, X.shape[0], device)
             networks = build_networks(network_spec, init_generator, device)
         except ValueError as error:
             if self.architecture == "conv" and self.image_shape is None:
@@ -885,7 +907,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _to_tensor(self, X, device):
         """X scaled and in float32 for training; ValueError where float32 overflows."""
         with np.errstate(over="ignore", invalid="ignore"):
-            scaled = ((X - self.mean_) / self.scale_).astype(np.float32)
+            scaled = ((X - self.mean_) / self._divisor()).astype(np.float32)
         if not np.isfinite(scaled).all():
             if self.scaling is None:
                 hint = "rescale X (e.g. divide it by a constant) or use scaling='global'"
@@ -1172,12 +1194,17 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return min(_INFERENCE_BATCH_SIZE, _CONV_CPU_INFERENCE_BATCH_SIZE)
         return _INFERENCE_BATCH_SIZE
 
+    def _divisor(self):
+        """``scale_`` with 1 for features without spread (decoded as their ``mean_``)."""
+        return np.where(self.scale_ > 0, self.scale_, 1.0)
+
     def _encode(self, X, method="transform"):
         """X -> codes, computed batch by batch in X's precision (float32 or float64)."""
         run = _Runner(self.encoder_, self.device_, X.dtype)
+        divisor = self._divisor()
 
         def encode(batch):
-            return run((batch - self.mean_) / self.scale_)
+            return run((batch - self.mean_) / divisor)
 
         bar = self._inference_bar(method, X)
         rows = self._inference_rows()
@@ -1482,30 +1509,105 @@ def _resolve_device(device):
     return resolved
 
 
+def _check_network_memory(spec, n_samples, device):
+    """MemoryError, before anything is allocated, for networks that cannot fit in memory.
+
+    Counts four float32 copies of every weight (the weight, its gradient and
+    Adam's two moments); activations come on top. Data passed transposed (a
+    few rows of very many columns) is the usual cause, and the message says so.
+    """
+    n_weights = sum(p.numel() for network in meta_networks(spec) for p in network.parameters())
+    needed, available = 16 * n_weights, available_bytes(device)
+    if available is None or needed <= available:
+        return
+    hint = (
+        f" X has {n_samples:,} rows of {spec.n_features:,} features: if its rows are "
+        "features, pass X.T."
+        if spec.n_features > n_samples
+        else ""
+    )
+    raise MemoryError(
+        f"The networks for {spec.n_features:,} features ({n_weights:,} weights) need "
+        f"{format_bytes(needed)} to train, more than the {format_bytes(available)} free "
+        f"on {device}.{hint} Otherwise use smaller hidden_layer_sizes, conv_width or "
+        "n_components."
+    )
+
+
 def _scaling_statistics(X, scaling):
-    n_features = X.shape[1]
+    """``mean_`` and ``scale_`` for ``scaling``; ``scale_`` is 0 where the spread is none.
+
+    A spread counts as none when it is within rounding error of the values'
+    magnitude (scikit-learn's ``StandardScaler`` rule), never by an absolute
+    threshold, so data of any magnitude down to the smallest normal float64
+    scales alike. ``"feature"`` judges each feature by its own spread;
+    ``"global"`` and ``"minmax"`` have one spread for all features.
+    """
+    n_samples, n_features = X.shape
     if scaling is None:
         return np.zeros(n_features), np.ones(n_features)
     X = X.astype(np.float64, copy=False)
-    with np.errstate(over="ignore", invalid="ignore"):  # checked below
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):  # checked below
         if scaling == "minmax":
             # Halved before adding, so that the midpoint of any finite range is finite.
             low, high = X.min(), X.max()
             mean = np.full(n_features, low / 2 + high / 2)
             std = np.full(n_features, high / 2 - low / 2)
+            center = np.abs(mean)
         else:
-            mean = X.mean(axis=0)
-            std = X.std(axis=0)
+            mean, std = _column_moments(X)
+            center = np.abs(mean)
             if scaling == "global":
-                std = np.full(n_features, np.sqrt(np.mean(np.square(std))))
+                # The root mean square of the stds, computed without squaring tiny stds
+                # to zero or huge ones to infinity.
+                peak = std.max()
+                pooled = peak * np.sqrt(np.mean(np.square(std / peak))) if peak > 0 else 0.0
+                std = np.full(n_features, pooled)
+                center = np.full(n_features, center.max())
     if not (np.isfinite(mean).all() and np.isfinite(std).all()):
         raise ValueError(
-            f"scaling={scaling!r} cannot scale X: its mean or standard deviation "
-            "overflows float64 (values beyond about 1e154 square to infinity). Divide X "
-            "by a constant first."
+            f"scaling={scaling!r} cannot scale X: its mean or spread overflows float64 "
+            "(values near 1.8e308). Divide X by a constant first."
         )
-    constant = std <= 10 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(mean))
-    return mean, np.where(constant, 1.0, std)
+    constant = _no_spread(std, center, n_samples)
+    tiny = np.finfo(np.float64).tiny
+    if np.any(~constant & (std < tiny)):
+        warnings.warn(
+            f"X varies by less than the smallest normal float64 ({tiny:.3g}) "
+            f"(scaling={scaling!r}), where numbers lose precision: its codes will not "
+            "match those of the same data at a larger scale. Multiply X by a constant "
+            "(e.g. 1e300) first.",
+            UserWarning,
+            stacklevel=4,
+        )
+    return mean, np.where(constant, 0.0, std)
+
+
+def _column_moments(X):
+    """Per-column mean and standard deviation, free of under- and overflow.
+
+    Columns whose values are so small that their squares underflow (below
+    about 1e-154), or so large that they overflow, are divided by their
+    largest magnitude first; other data take NumPy's direct path.
+    """
+    low, high = X.min(axis=0), X.max(axis=0)
+    peak = np.maximum(-low, high)  # max |x| without a copy of X
+    if np.all((peak == 0) | ((peak > 1e-150) & (peak < 1e150))):
+        mean, std = X.mean(axis=0), X.std(axis=0)
+    else:
+        peak = np.where(peak > 0, peak, 1.0)
+        unit = X / peak
+        mean, std = peak * unit.mean(axis=0), peak * unit.std(axis=0)
+    # A constant column's mean is its value exactly (a sum would round it).
+    return np.where(low == high, high, mean), np.where(low == high, 0.0, std)
+
+
+def _no_spread(std, center, n_samples):
+    """Whether a spread is within rounding error of nothing (``StandardScaler``'s rule,
+    ``var <= n eps var + (n eps mean)**2``, in standard deviations so that nothing
+    squares to zero)."""
+    eps = np.finfo(np.float64).eps
+    return std * (1.0 - np.sqrt(n_samples * eps)) <= n_samples * eps * center
 
 
 def _interpolation_alphas(n_steps, alphas):

@@ -348,6 +348,17 @@ def _conv_networks(spec: NetworkSpec) -> tuple[nn.Module, nn.Module, nn.Module]:
 _BUILDERS = {"mlp": _mlp_networks, "conv": _conv_networks}
 
 
+def meta_networks(spec: NetworkSpec) -> tuple[nn.Module, nn.Module, nn.Module]:
+    """Encoder, decoder and critic on the ``meta`` device: shapes only, no memory.
+
+    Raises ValueError for an impossible geometry. Building costs time in
+    proportion to the number of layers, which callers that take a spec from
+    outside (a model file) must bound first.
+    """
+    with torch.device("meta"):
+        return _BUILDERS[spec.architecture](spec)
+
+
 def build_networks(
     spec: NetworkSpec, generator: torch.Generator | None, device: torch.device
 ) -> tuple[nn.Module, nn.Module, nn.Module]:
@@ -367,8 +378,7 @@ def build_networks(
     differ. Optimiser states must share their parameter's strides
     (:func:`skacai._training.match_parameter_layout`).
     """
-    with torch.device("meta"):
-        networks = _BUILDERS[spec.architecture](spec)
+    networks = meta_networks(spec)
     layout = torch.channels_last if spec.architecture == "conv" else torch.contiguous_format
     initialised = []
     for module in networks:

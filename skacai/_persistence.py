@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
+import secrets
+import stat
 import struct
-import tempfile
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -36,8 +38,8 @@ from safetensors.torch import load as _load_tensors
 from safetensors.torch import save as _save_tensors
 from safetensors.torch import save_file as _save_file
 
-from skacai._networks import NetworkSpec, build_networks
-from skacai._training import Networks
+from skacai._networks import NetworkSpec, build_networks, meta_networks
+from skacai._training import TERM_NAMES, Networks
 from skacai._version import __version__
 from skacai.exceptions import ModelFileError, VersionMismatchWarning
 
@@ -108,6 +110,8 @@ def save(estimator, path):
 
 
 def _describe(estimator):
+    if hasattr(estimator, "encoder_"):  # a file describes one consistent model
+        estimator._check_same_networks(estimator._hidden_layer_sizes(), "save")
     description = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -241,16 +245,34 @@ def _atomic_write(path, write):
         raise FileNotFoundError(
             f"Cannot save to {str(path)!r}: the folder {str(folder)!r} does not exist."
         )
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.close(handle)
+    temporary = _new_file(folder, path.name)
     try:
+        # The mode open() would give: a replaced file's own, else the umask's (the new
+        # empty file's). Set after writing: safetensors writes files private (0600).
+        mode = stat.S_IMODE((path if path.is_file() else Path(temporary)).stat().st_mode)
         write(temporary)
+        os.chmod(temporary, mode)
         _sync_file(temporary)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     _sync_folder(folder)
+
+
+def _new_file(folder, name):
+    """Create an empty ``.NAME.RANDOM.tmp`` in ``folder`` with the mode ``open()`` gives.
+
+    Not ``tempfile.mkstemp``, whose files are private (0600) whatever the umask:
+    a model file must be as readable as any other file its user writes.
+    """
+    while True:
+        temporary = folder / f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return str(temporary)
 
 
 def _sync_file(path):
@@ -270,6 +292,16 @@ def _sync_folder(folder):
 
 
 # ----------------------------------------------------------------- loading
+#
+# Reading checks before it spends: the header (at most _MAX_HEADER_BYTES, never more
+# than the file holds) is read and parsed first; the description is then checked
+# against the header's table of tensors (every name, shape and dtype the networks,
+# scaling, optimisers and generator need, and nothing else) before the tensor data
+# are read and before any network is allocated. A forged or foreign file therefore
+# costs at most its own size to refuse, whatever it claims.
+
+# The tensor dtypes a model file uses (safetensors' names).
+_DTYPES = {"F32", "F64", "BF16", "F16", "U8", "I64"}
 
 
 def load(cls, path):
@@ -277,49 +309,89 @@ def load(cls, path):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No skacai model file at {str(path)!r}.")
-    data = path.read_bytes()
-    description, tensors = _parse(data, path)
-    return _rebuild(cls, description, tensors, path)
+    where = f"{str(path)!r}"
+    description, tensors, spec = read(cls, path)
+    return _rebuild(cls, description, tensors, spec, where)
 
 
-def _looks_like_pickle(data, header_length):
-    """Whether ``data`` starts like a pickle (protocol 2 or later) or a zip (joblib, torch).
+def read(cls, path):
+    """A checked model file's description, tensors and ``NetworkSpec`` (None unfitted)."""
+    where = f"{str(path)!r}"
+    with path.open("rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        header = _read_header(file, size, where)
+        description_json, digest, table = _parse_header(header, where)
+        description = _parse_description(description_json, where)
+        spec = _check_layout(cls, description, table, where)
+        file.seek(0)
+        data = file.read(size)
+    try:
+        tensors = _load_tensors(data)
+    except (ValueError, safetensors.SafetensorError) as error:
+        raise ModelFileError(f"{where} is damaged: {error}") from None
+    del data
+    if _digest(description_json, tensors) != digest:
+        raise ModelFileError(
+            f"{where} is corrupted or was modified after it was saved (checksum mismatch); "
+            "save the model again from its source."
+        )
+    return description, tensors, spec
+
+
+def _looks_like_pickle(head, header_length, size):
+    """Whether a file starting with ``head`` is a pickle (protocol 2+) or a zip (joblib, torch).
 
     A safetensors file starts with its header's length (``header_length``, None
     for a file shorter than 8 bytes), whose first bytes can be these too (one
     file in 256 starts with 0x80), so a file whose header length fits and whose
     header starts as JSON is never taken for a pickle.
     """
-    if header_length is not None and header_length <= len(data) - 8 and data[8:9] == b"{":
+    if header_length is not None and header_length <= size - 8 and head[8:9] == b"{":
         return False
-    return (data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")) or (
-        data[:4] == b"PK\x03\x04"
+    return (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")) or (
+        head[:4] == b"PK\x03\x04"
     )
 
 
-def _parse(data, path):
-    where = f"{str(path)!r}"
-    header_length = struct.unpack("<Q", data[:8])[0] if len(data) >= 8 else None
-    if _looks_like_pickle(data, header_length):
+def _read_header(file, size, where):
+    """The file's safetensors header, read alone (after checking its claimed length)."""
+    head = file.read(9)
+    header_length = struct.unpack("<Q", head[:8])[0] if len(head) >= 8 else None
+    if _looks_like_pickle(head, header_length, size):
         raise ModelFileError(
             f"{where} is a pickle or joblib file, not a skacai model file. "
             "ACAITransformer.load never unpickles; load it with joblib.load only if you "
             "trust whoever wrote it."
         )
     if header_length is None:
-        raise ModelFileError(f"{where} is not a skacai model file: only {len(data)} bytes.")
-    if header_length > min(_MAX_HEADER_BYTES, len(data) - 8):
+        raise ModelFileError(f"{where} is not a skacai model file: only {size} bytes.")
+    if header_length > min(_MAX_HEADER_BYTES, size - 8) or header_length < 2:
         raise ModelFileError(
             f"{where} is truncated or not a skacai model file: its header claims "
-            f"{header_length} bytes but the file holds {len(data)}."
+            f"{header_length} bytes but the file holds {size}."
         )
+    return head[8:] + file.read(header_length - 1)
+
+
+def _json(text, where, what):
     try:
-        header = json.loads(data[8 : 8 + header_length])
-        metadata = header.get("__metadata__") or {}
-    except (ValueError, AttributeError):
+        return json.loads(text)
+    except RecursionError:
+        raise ModelFileError(
+            f"{where} is not a valid skacai model file: {what} nests too deeply."
+        ) from None
+    except ValueError:
+        raise ModelFileError(f"{where} is not a skacai model file ({what} is not JSON).") from None
+
+
+def _parse_header(header, where):
+    """The description, checksum and tensor table of a safetensors header."""
+    header = _json(header, where, "its safetensors header")
+    metadata = header.pop("__metadata__", None) if isinstance(header, dict) else None
+    if not isinstance(header, dict):
         raise ModelFileError(
             f"{where} is not a skacai model file (its header is not safetensors JSON)."
-        ) from None
+        )
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise ModelFileError(
             f"{where} is not a skacai model file (no {FORMAT!r} marker in its header); "
@@ -328,50 +400,284 @@ def _parse(data, path):
     description_json, digest = metadata.get("skacai"), metadata.get("sha256")
     if not isinstance(description_json, str) or not isinstance(digest, str):
         raise ModelFileError(f"{where} is damaged: its description or checksum is missing.")
-    try:
-        tensors = _load_tensors(data)
-    except (ValueError, safetensors.SafetensorError) as error:
-        raise ModelFileError(f"{where} is damaged: {error}") from None
-    if _digest(description_json, tensors) != digest:
-        raise ModelFileError(
-            f"{where} is corrupted or was modified after it was saved (checksum mismatch); "
-            "save the model again from its source."
-        )
-    try:
-        description = json.loads(description_json)
-    except ValueError as error:
-        raise ModelFileError(f"{where} is damaged: {error}") from None
-    return description, tensors
+    table = {}
+    for name, entry in header.items():
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        if (
+            not isinstance(shape, list)
+            or not all(_is_int(n) and 0 <= n < 2**63 for n in shape)
+            or entry.get("dtype") not in _DTYPES
+        ):
+            raise ModelFileError(
+                f"{where} is damaged: the header's entry for tensor {name!r} is not a "
+                "safetensors tensor of a dtype skacai writes."
+            )
+        table[name] = (entry["dtype"], tuple(shape))
+    return description_json, digest, table
 
 
-def _rebuild(cls, description, tensors, path):
-    where = f"{str(path)!r}"
+def _parse_description(description_json, where):
+    description = _json(description_json, where, "its description")
+    if not isinstance(description, dict):
+        raise ModelFileError(f"{where} has an invalid model description (not a JSON object).")
     version = description.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if _is_int(version) and version > FORMAT_VERSION:
         raise ModelFileError(
             f"{where} uses model file format {version!r}, newer than the format "
             f"{FORMAT_VERSION} this skacai {__version__} reads; upgrade skacai to load it."
         )
+    if not _is_int(version) or version < 1:
+        raise ModelFileError(
+            f"{where} has an invalid model description: format_version {version!r} is not "
+            f"a format number (1 to {FORMAT_VERSION})."
+        )
+    return description
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _invalid(where, what):
+    return ModelFileError(f"{where} has an invalid model description: {what}.")
+
+
+def _check_layout(cls, description, table, where):
+    """Check the description against the tensor table before reading or allocating.
+
+    Every tensor the model needs must be in the table with the right shape and
+    dtype, and no other tensor may be there. Counts that set how much would be
+    built (layers, scales) are bounded by the number of tensors first, so that
+    even building the networks' shapes costs no more than the file's size.
+    Returns the checked ``NetworkSpec`` (None for an unfitted model).
+    """
     if description.get("class") != cls.__name__:
         raise ModelFileError(
             f"{where} holds a {description.get('class')!r}, not a {cls.__name__}."
         )
-    warn_version_mismatch(f"The model in {where}", description.get("versions", {}), stacklevel=3)
+    fitted = description.get("fitted")
+    if not isinstance(fitted, bool):
+        raise _invalid(where, f"'fitted' is {fitted!r}, not true or false")
+    expected, spec = {}, None
+    if fitted:
+        state = description.get("state")
+        if not isinstance(state, dict):
+            raise _invalid(where, "a fitted model without its fitted state")
+        spec = _network_spec(state.get("network_spec"), table, where)
+        expected = _expected_tensors(spec, state, where)
+    missing = sorted(set(expected) - set(table))
+    extra = sorted(set(table) - set(expected))
+    if missing or extra:
+        problems = []
+        if missing:
+            problems.append(f"lacks {len(missing)} tensor(s) it needs ({_some(missing)})")
+        if extra:
+            problems.append(f"holds {len(extra)} tensor(s) no part of it uses ({_some(extra)})")
+        raise _invalid(where, "the file " + " and ".join(problems))
+    for name, (dtypes, shape) in expected.items():
+        dtype, found = table[name]
+        if dtype not in dtypes or (found != shape if shape is not None else len(found) != 1):
+            needed = "a 1-D tensor" if shape is None else f"shape {list(shape)}"
+            raise _invalid(
+                where,
+                f"tensor {name!r} is {dtype} of shape {list(found)}, but the description "
+                f"needs {' or '.join(sorted(dtypes))} of {needed}",
+            )
+    return spec
+
+
+def _some(names, limit=3):
+    shown = ", ".join(repr(name) for name in names[:limit])
+    return shown + (", ..." if len(names) > limit else "")
+
+
+_SPEC_INTS = ("n_features", "n_components", "conv_width", "n_scales")
+
+
+def _network_spec(saved, table, where):
+    """A ``NetworkSpec`` from the description, every field checked and every count bounded."""
+    fields = {field.name for field in NetworkSpec.__dataclass_fields__.values()}
+    if not isinstance(saved, dict) or not set(saved) <= fields:
+        raise _invalid(where, "the network description is not a skacai network spec")
+    spec = dict(saved)
+    if spec.get("architecture") not in ("mlp", "conv"):
+        raise _invalid(where, f"unknown architecture {spec.get('architecture')!r}")
+    n_tensors = sum(name.startswith("encoder_.") for name in table)
+    for name in _SPEC_INTS:
+        value = spec.get(name, NetworkSpec.__dataclass_fields__[name].default)
+        low = 0 if name == "n_scales" else 1
+        if not _is_int(value) or not low <= value <= 2**31:
+            raise _invalid(where, f"network {name} {value!r} is not an int from {low} to 2**31")
+    hidden = spec.get("hidden_layer_sizes", ())
+    if not isinstance(hidden, list | tuple) or not all(
+        _is_int(n) and 1 <= n <= 2**31 for n in hidden
+    ):
+        raise _invalid(where, "the network's hidden layer sizes are not positive ints")
+    spec["hidden_layer_sizes"] = tuple(hidden)
+    # Each layer (and each scale) has weights in the file: a description that claims
+    # more than the file holds is refused before anything is built.
+    depth = len(hidden) if spec["architecture"] == "mlp" else spec.get("n_scales", 3)
+    if depth >= n_tensors:
+        layers = "hidden layers" if spec["architecture"] == "mlp" else "scales"
+        raise _invalid(
+            where,
+            f"its network has {depth} {layers} but the file holds only {n_tensors} "
+            "encoder tensors",
+        )
+    shape = spec.get("image_shape")
+    if shape is not None:
+        if (
+            not isinstance(shape, list | tuple)
+            or len(shape) != 3
+            or not all(_is_int(n) and 1 <= n <= 2**31 for n in shape)
+            or math.prod(shape) != spec["n_features"]
+        ):
+            raise _invalid(
+                where,
+                f"image shape {shape!r} is not 3 positive ints whose product is the "
+                f"{spec['n_features']} features",
+            )
+        spec["image_shape"] = tuple(shape)
+    elif spec["architecture"] == "conv":
+        raise _invalid(where, "a conv network without its image shape")
+    for name in ("pad_center", "loss_on_padding"):
+        if not isinstance(spec.get(name, False), bool):
+            raise _invalid(where, f"network {name} is not true or false")
+    pad_value = spec.get("pad_value", 0.0)
+    if (
+        not isinstance(pad_value, int | float)
+        or isinstance(pad_value, bool)
+        or not math.isfinite(pad_value)
+    ):
+        raise _invalid(where, f"network pad_value {pad_value!r} is not a finite number")
     try:
-        params = {name: _decode_param(value) for name, value in description["params"].items()}
+        return NetworkSpec(**spec)
+    except (TypeError, ValueError) as error:
+        raise _invalid(where, str(error)) from None
+
+
+def _expected_tensors(spec, state, where):
+    """name -> (allowed dtypes or None, shape) of every tensor a fitted model needs."""
+    try:
+        networks = meta_networks(spec)
+    except (ValueError, RuntimeError) as error:
+        raise _invalid(where, f"its networks cannot be built ({error})") from None
+    expected = {}
+    for name, module in zip(_NETWORKS, networks, strict=True):
+        for key, tensor in module.state_dict().items():
+            expected[f"{name}.{key}"] = ({"F32"}, tuple(tensor.shape))
+    for name in ("mean_", "scale_"):
+        expected[name] = ({"F64"}, (spec.n_features,))
+    generator_device = state.get("generator_device")
+    if not isinstance(generator_device, str):
+        raise _invalid(where, "the generator's device is not a string")
+    generator_size = torch.Generator().get_state().numel()
+    # A CUDA generator's state is shorter; it is turned into a CPU seed on load.
+    expected["generator_state"] = (
+        {"U8"},
+        (generator_size,)
+        if torch.device(_device(generator_device, where)).type == "cpu"
+        else None,
+    )
+    optimizers = state.get("optimizers")
+    if optimizers is not None:
+        networks = Networks(*networks)
+        groups = [networks.autoencoder_parameters(), networks.critic_parameters()]
+        if not isinstance(optimizers, list) or len(optimizers) != len(groups):
+            raise _invalid(where, "the optimiser states are not a list of two")
+        for index, (saved, parameters) in enumerate(zip(optimizers, groups, strict=True)):
+            expected.update(_optimizer_tensors(index, saved, parameters, where))
+    return expected
+
+
+def _device(text, where):
+    try:
+        return torch.device(text)
+    except (RuntimeError, ValueError):
+        raise _invalid(where, f"{text!r} is not a torch device") from None
+
+
+_ADAM_TENSORS = {"step": (), "exp_avg": None, "exp_avg_sq": None, "max_exp_avg_sq": None}
+
+
+def _optimizer_tensors(index, saved, parameters, where):
+    """The tensors an Adam state names, with the shapes of the parameters they belong to."""
+    per_parameter = saved.get("state") if isinstance(saved, dict) else None
+    if not isinstance(per_parameter, dict) or not isinstance(saved.get("param_groups"), list):
+        raise _invalid(where, f"optimiser {index}'s state is not an Adam state dict")
+    expected = {}
+    for parameter_id, entry in per_parameter.items():
+        if not (parameter_id.isdigit() and int(parameter_id) < len(parameters)):
+            raise _invalid(
+                where,
+                f"optimiser {index} has state for parameter {parameter_id!r}, but its "
+                f"networks have {len(parameters)} parameters",
+            )
+        if not isinstance(entry, dict) or not set(entry) <= set(_ADAM_TENSORS):
+            raise _invalid(
+                where, f"optimiser {index}'s state for parameter {parameter_id} is not Adam's"
+            )
+        for key, stored in entry.items():
+            if not isinstance(stored, dict) or len(stored) != 1:
+                raise _invalid(where, f"optimiser {index} entry {parameter_id}.{key} is malformed")
+            if "value" in stored:
+                if key != "step" or not isinstance(stored["value"], int | float):
+                    raise _invalid(
+                        where, f"optimiser {index} entry {parameter_id}.{key} is malformed"
+                    )
+                continue
+            name = f"optimizer{index}.{parameter_id}.{key}"
+            if stored.get("tensor") != name:
+                raise _invalid(where, f"optimiser {index} entry {parameter_id}.{key} is malformed")
+            shape = _ADAM_TENSORS[key]
+            if shape is None:
+                shape = tuple(parameters[int(parameter_id)].shape)
+            expected[name] = ({"F32"}, shape)
+    return expected
+
+
+def _rebuild(cls, description, tensors, spec, where):
+    warn_version_mismatch(
+        f"The model in {where}", _versions(description.get("versions")), stacklevel=3
+    )
+    try:
+        params = description["params"]
+        if not isinstance(params, dict):
+            raise TypeError("the parameters are not a JSON object")
+        params = {name: _decode_param(value) for name, value in params.items()}
         estimator = cls(**params)
         estimator._validate_params()
         if "output_config" in description:
             estimator.set_output(**description["output_config"])
         if description["fitted"]:
-            _restore_fitted_state(estimator, description["state"], tensors)
+            _restore_fitted_state(estimator, description["state"], tensors, spec, where)
     except ModelFileError:
         raise
-    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as error:
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        RuntimeError,
+        AttributeError,
+        IndexError,
+        OverflowError,
+        ZeroDivisionError,
+        RecursionError,
+    ) as error:
         raise ModelFileError(
             f"{where} has an invalid model description ({type(error).__name__}: {error})."
         ) from None
     return estimator
+
+
+def _versions(recorded):
+    """The recorded versions, as printable strings (they reach warnings on a terminal)."""
+    if not isinstance(recorded, dict):
+        return {}
+    return {
+        str(name): ascii(value)[1:-1] if isinstance(value, str) else ascii(value)
+        for name, value in recorded.items()
+    }
 
 
 def _decode_param(value):
@@ -391,13 +697,70 @@ def _decode_param(value):
     return value
 
 
-def _restore_fitted_state(estimator, state, tensors):
-    spec = state["network_spec"]
-    for key in ("hidden_layer_sizes", "image_shape"):
-        if spec.get(key) is not None:
-            spec[key] = tuple(spec[key])
-    spec = NetworkSpec(**spec)
-    # Uninitialised: the saved weights overwrite every parameter and buffer.
+def _numbers(value, what, *, optional=False):
+    """``value`` if it is a list of real numbers (JSON ints or floats), else TypeError."""
+    if optional and value is None:
+        return value
+    if not isinstance(value, list) or not all(_is_real(v) for v in value):
+        raise TypeError(f"{what} is not a list of numbers")
+    return value
+
+
+def _is_real(value):
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_fitted_state(state, spec, where):
+    """The JSON fitted attributes, each of the type and length the model implies."""
+    if not set(_JSON_ATTRIBUTES) <= set(state):
+        missing = sorted(set(_JSON_ATTRIBUTES) - set(state))
+        raise _invalid(where, f"the fitted state lacks {', '.join(missing)}")
+    n_features = state["n_features_in_"]
+    if n_features != spec.n_features or not _is_int(n_features):
+        raise _invalid(
+            where,
+            f"n_features_in_ is {n_features!r} but the networks read {spec.n_features} features",
+        )
+    n_iter = state["n_iter_"]
+    if not _is_int(n_iter) or n_iter < 0:
+        raise _invalid(where, f"n_iter_ is {n_iter!r}, not a count of epochs")
+    history = state["history_"]
+    if not isinstance(history, dict) or set(history) != {"loss", *TERM_NAMES}:
+        raise _invalid(where, "history_ is not a dict of the loss and its terms")
+    try:
+        curves = {"loss_curve_": _numbers(state["loss_curve_"], "loss_curve_")}
+        curves |= {f"history_[{k!r}]": _numbers(v, f"history_[{k!r}]") for k, v in history.items()}
+        _numbers(state["validation_scores_"], "validation_scores_", optional=True)
+    except TypeError as error:
+        raise _invalid(where, str(error)) from None
+    lengths = {name: len(curve) for name, curve in curves.items()}
+    if set(lengths.values()) != {n_iter}:
+        raise _invalid(where, f"n_iter_ is {n_iter} but the curves hold {lengths} epochs")
+    for name in ("best_loss_", "best_validation_score_"):
+        if state[name] is not None and not _is_real(state[name]):
+            raise _invalid(where, f"{name} is {state[name]!r}, not a number")
+    names = state.get("feature_names_in_")
+    if names is not None and (
+        not isinstance(names, list)
+        or len(names) != spec.n_features
+        or not all(isinstance(n, str) for n in names)
+    ):
+        raise _invalid(where, f"feature_names_in_ is not {spec.n_features} strings")
+
+
+def _restore_fitted_state(estimator, state, tensors, spec, where):
+    _check_fitted_state(state, spec, where)
+    mean, scale = tensors["mean_"].numpy(), tensors["scale_"].numpy()
+    if not (np.isfinite(mean).all() and np.isfinite(scale).all() and (scale >= 0).all()):
+        raise _invalid(where, "the saved scaling holds non-finite or negative values")
+    device, generator_state = state["generator_device"], tensors["generator_state"]
+    if torch.device(device).type == "cpu":
+        try:
+            torch.Generator().set_state(generator_state)
+        except RuntimeError:
+            raise _invalid(where, "the generator's state is not a torch CPU generator's") from None
+    # Uninitialised: the saved weights overwrite every parameter and buffer (their
+    # names and shapes were checked against the description before reading).
     networks = build_networks(spec, None, "cpu")
     for name, module in zip(_NETWORKS, networks, strict=True):
         prefix = f"{name}."
@@ -405,12 +768,6 @@ def _restore_fitted_state(estimator, state, tensors):
         module.load_state_dict(weights, strict=True)
         module.eval()
         setattr(estimator, name, module)
-    mean, scale = tensors["mean_"].numpy(), tensors["scale_"].numpy()
-    if mean.shape != (spec.n_features,) or scale.shape != (spec.n_features,):
-        raise ModelFileError(
-            f"The saved scaling has shapes {mean.shape} and {scale.shape}, but the "
-            f"networks read {spec.n_features} features."
-        )
     estimator.mean_, estimator.scale_ = mean, scale
     for name in _JSON_ATTRIBUTES:
         setattr(estimator, name, state[name])
@@ -419,35 +776,51 @@ def _restore_fitted_state(estimator, state, tensors):
     estimator.image_shape_ = spec.image_shape  # the networks' shape is the fitted one
     estimator._network_spec = spec
     estimator.device_ = "cpu"
+    try:
+        estimator._check_same_networks(estimator._hidden_layer_sizes(), "loading")
+    except ValueError as error:
+        raise _invalid(where, str(error)) from None
     estimator._optimizer_states = None
     if state["optimizers"] is not None:
         networks = Networks(*networks)
         parameters = [networks.autoencoder_parameters(), networks.critic_parameters()]
         estimator._optimizer_states = tuple(
-            _rebuild_optimizer(saved, tensors, params)
+            _rebuild_optimizer(saved, tensors, params, where)
             for saved, params in zip(state["optimizers"], parameters, strict=True)
         )
-    estimator._generator_state = (state["generator_device"], tensors["generator_state"])
+    estimator._generator_state = (device, generator_state)
 
 
-def _rebuild_optimizer(saved, tensors, parameters):
+_ADAM_GROUP = {
+    "lr": (int, float),
+    "betas": list,
+    "eps": (int, float),
+    "weight_decay": (int, float),
+    "params": list,
+}
+
+
+def _rebuild_optimizer(saved, tensors, parameters, where):
     param_groups = []
     for group in saved["param_groups"]:
+        if not isinstance(group, dict) or any(
+            not isinstance(group.get(key), kind) for key, kind in _ADAM_GROUP.items()
+        ):
+            raise _invalid(where, "an optimiser's parameter group is not Adam's")
+        if sorted(group["params"]) != list(range(len(parameters))):
+            raise _invalid(
+                where,
+                f"an optimiser's parameter group does not list its {len(parameters)} parameters",
+            )
         group = dict(group)
-        if "betas" in group:
-            group["betas"] = tuple(group["betas"])
+        group["betas"] = tuple(group["betas"])
         param_groups.append(group)
+    if len(param_groups) != 1:
+        raise _invalid(where, "an optimiser has other than one parameter group")
     state = {}
     for parameter_id, entry in saved["state"].items():
         values = {}
         for key, stored in entry.items():
             values[key] = tensors[stored["tensor"]] if "tensor" in stored else stored["value"]
-        parameter = parameters[int(parameter_id)]
-        for key in ("exp_avg", "exp_avg_sq"):
-            if key in values and values[key].shape != parameter.shape:
-                raise ModelFileError(
-                    f"The saved optimiser state {key} of parameter {parameter_id} has shape "
-                    f"{tuple(values[key].shape)}, not {tuple(parameter.shape)}."
-                )
         state[int(parameter_id)] = values
     return {"state": state, "param_groups": param_groups}

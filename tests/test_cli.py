@@ -442,7 +442,7 @@ ERROR_CASES = {
     ),
     "transform-wrong-features": (
         "transform {d}/model.safetensors {d}/five.npy -o {t}/c.npy",
-        "X has 5 features, but ACAITransformer is expecting 6",
+        "five.npy' holds 5 columns, but the model reads 6",
     ),
     "transform-truncated-model": (
         "transform {d}/truncated.safetensors {d}/data.npy -o {t}/c.npy",
@@ -486,7 +486,7 @@ ERROR_CASES = {
     ),
     "interpolate-wrong-features": (
         "interpolate {d}/model.safetensors {d}/five.npy -o {t}/i.png",
-        "X has 5 features",
+        "five.npy' holds 5 columns, but the model reads 6",
     ),
     "interpolate-picture-suffix": (
         "interpolate {d}/model.safetensors {d}/data.npy -o {t}/i.xyz",

@@ -161,8 +161,9 @@ def test_feature_scaling_standardizes_each_feature(blobs):
 def test_constant_features_are_not_divided_by_zero():
     X = np.column_stack([np.full(20, 5.0), np.linspace(0, 1, 20)])
     model = ACAITransformer(n_components=1, scaling="feature", **SMALL).fit(X)
-    assert model.scale_[0] == 1.0
+    assert model.scale_[0] == 0.0  # no spread: divided by 1, decoded as its mean
     assert np.all(np.isfinite(model.transform(X)))
+    np.testing.assert_array_equal(model.inverse_transform(model.transform(X))[:, 0], 5.0)
 
 
 def test_interpolate_endpoints_are_the_reconstructions(fitted, blobs):

@@ -143,7 +143,9 @@ def test_minmax_statistics_and_constant_data():
     np.testing.assert_array_equal(model.mean_, [4.0, 4.0])
     np.testing.assert_array_equal(model.scale_, [2.0, 2.0])
     constant = fit_quietly(model, np.full((5, 3), 7.0))
-    np.testing.assert_array_equal(constant.scale_, [1.0, 1.0, 1.0])  # never divides by 0
+    np.testing.assert_array_equal(constant.scale_, [0.0, 0.0, 0.0])  # no spread
+    decoded = constant.inverse_transform(constant.transform(np.ones((2, 3))))
+    np.testing.assert_array_equal(decoded, 7.0)  # decoded as the constant
     huge = fit_quietly(model, np.array([[-1e308, 1e308], [1e308, -1e308]]))
     np.testing.assert_array_equal(huge.mean_, [0.0, 0.0])  # no overflow of max - min
 

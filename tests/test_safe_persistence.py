@@ -273,7 +273,7 @@ def test_other_versions_load_with_a_warning_that_names_them(fitted, tmp_path, mo
     monkeypatch.setattr(_persistence, "versions", other_versions)
     path = tmp_path / "old.safetensors"
     fitted.save(path)
-    description = _persistence._parse(path.read_bytes(), path)[0]
+    description = _persistence.read(ACAITransformer, path)[0]
     assert description["versions"]["skacai"] == "0.0.1"
     monkeypatch.undo()
     current = _persistence.versions()
