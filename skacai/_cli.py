@@ -56,14 +56,19 @@ class CommandError(Exception):
 
 
 def one_line(text):
-    """Collapse all whitespace (newlines included) in ``text`` into single spaces.
+    """Collapse all whitespace (newlines included) in ``text`` into single spaces, and
+    escape any other unprintable character: messages can quote a file's content, which
+    must not reach the terminal as control sequences.
 
     Examples
     --------
     >>> one_line("Expected 2D array, got 1D array instead:\\narray=[1. 2.].\\n")
     'Expected 2D array, got 1D array instead: array=[1. 2.].'
+    >>> one_line("name 'x\\x1b[2J'")
+    "name 'x\\\\x1b[2J'"
     """
-    return " ".join(str(text).split())
+    text = " ".join(str(text).split())
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def describe_error(error):

@@ -665,9 +665,15 @@ def _rebuild(cls, description, tensors, spec, where):
         RecursionError,
     ) as error:
         raise ModelFileError(
-            f"{where} has an invalid model description ({type(error).__name__}: {error})."
+            f"{where} has an invalid model description "
+            f"({type(error).__name__}: {_printable(str(error))})."
         ) from None
     return estimator
+
+
+def _printable(text):
+    """``text`` with unprintable characters escaped: it may quote the file's content."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def _versions(recorded):

@@ -287,6 +287,20 @@ def test_version_strings_reach_the_warning_escaped(fitted, tmp_path, monkeypatch
     assert "\x1b" not in str(record[0].message)
 
 
+def test_control_characters_from_a_file_never_reach_the_terminal(fitted, tmp_path, capsys):
+    def edit(description):
+        description["params"]["evil\x1b[2J"] = 1
+
+    path = forge(fitted, tmp_path, edit)
+    with pytest.raises(ModelFileError, match=r"evil\\x1b\[2J") as error:
+        ACAITransformer.load(path)
+    assert "\x1b" not in str(error.value)
+    np.save(tmp_path / "data.npy", np.zeros((2, 12)))
+    code, _, err = cli(capsys, "transform", path, tmp_path / "data.npy", "-o", tmp_path / "c.npy")
+    one_line_error(code, err, "evil\\x1b[2J")
+    assert "\x1b" not in err
+
+
 # ------------------------------------------------------------------- file modes
 
 
