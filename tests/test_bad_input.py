@@ -628,11 +628,11 @@ def test_an_exception_during_training_leaves_a_fitted_model_as_it_was(X, monkeyp
     if how == "early-stopping-fit":
         model.set_params(early_stopping=True, warm_start=True)
     epoch = 1 if how == "partial_fit" else 2
-    calls = fail_in_epoch(monkeypatch, epoch, out_of_memory)
-    with pytest.raises(RuntimeError, match="simulated out of memory"):
-        model.partial_fit(X) if how == "partial_fit" else model.fit(X)
+    with monkeypatch.context() as patch:  # undo() would also undo the root conftest's
+        calls = fail_in_epoch(patch, epoch, out_of_memory)
+        with pytest.raises(RuntimeError, match="simulated out of memory"):
+            model.partial_fit(X) if how == "partial_fit" else model.fit(X)
     assert len(calls) == epoch  # the failure happened where intended, after real updates
-    monkeypatch.undo()
     model.set_params(warm_start=False, early_stopping=False)
     assert_unchanged(model, X, before)
     # optimiser and generator states too: training continues exactly as the reference's
@@ -658,10 +658,10 @@ def test_non_finite_weights_after_finite_losses_roll_the_epoch_back(X, monkeypat
         assert np.all(np.isfinite(list(terms.values())))
         return terms
 
-    fail_in_epoch(monkeypatch, 3, poison)
-    with pytest.warns(RuntimeWarning, match="non-finite in epoch 3; .* from epoch 2 were kept"):
-        model = make_model(X, max_iter=6)
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:  # undo() would also undo the root conftest's
+        fail_in_epoch(patch, 3, poison)
+        with pytest.warns(RuntimeWarning, match="non-finite in epoch 3; .* from epoch 2 were"):
+            model = make_model(X, max_iter=6)
     two_epochs = make_model(X, max_iter=2)
     assert model.n_iter_ == 2 and model.loss_curve_ == two_epochs.loss_curve_
     for module in (model.encoder_, model.decoder_, model.critic_):

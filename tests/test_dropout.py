@@ -1,5 +1,6 @@
 """The ``dropout`` parameter: dropout after every hidden activation of the MLP networks."""
 
+import contextlib
 import pickle
 import warnings
 
@@ -158,15 +159,44 @@ def test_same_seed_same_model_and_the_rate_matters(X):
         assert not np.allclose(first.transform(X), model.transform(X))
 
 
-def test_zero_rate_is_bit_identical_to_no_dropout(X):
-    """dropout=0 draws nothing and changes nothing: same weights, history and generator."""
-    default = ACAITransformer(**SMALL).fit(X)
-    zero = ACAITransformer(**SMALL, dropout=0.0).fit(X)
-    for a, b in zip(all_weights(default), all_weights(zero), strict=True):
+def count_mask_draws(monkeypatch):
+    """Record the rate of every dropout mask drawn, wherever skacai draws one."""
+    import skacai._mlp_step
+    import skacai._networks
+
+    rates = []
+
+    def counting(shape, rate, *args, **kwargs):
+        rates.append(rate)
+        return dropout_mask(shape, rate, *args, **kwargs)
+
+    for module in (skacai._networks, skacai._mlp_step):
+        monkeypatch.setattr(module, "dropout_mask", counting)
+    return rates
+
+
+def test_zero_rate_draws_no_mask_and_trains_as_without_dropout(X, monkeypatch):
+    """dropout=0 draws nothing: no mask, no number from the generator. It trains
+    bit-identically to a run whose dropout machinery is switched off altogether."""
+    import skacai._training
+
+    rates = count_mask_draws(monkeypatch)
+    zero = fit(X, dropout=0.0)
+    assert rates == []
+    dropped = fit(X, dropout=0.25)  # the counter and the generator do see draws
+    assert rates and set(rates) == {0.25}
+    assert not torch.equal(zero._generator_state[1], dropped._generator_state[1])
+
+    def no_dropout(networks, rate, generator):
+        assert rate == 0.0
+        return contextlib.nullcontext()
+
+    monkeypatch.setattr(skacai._training, "dropout_during", no_dropout)
+    without = fit(X, dropout=0.0)
+    for a, b in zip(all_weights(zero), all_weights(without), strict=True):
         assert torch.equal(a, b)
-    assert default.history_ == zero.history_
-    assert torch.equal(default._generator_state[1], zero._generator_state[1])
-    np.testing.assert_array_equal(default.transform(X), zero.transform(X))
+    assert zero.history_ == without.history_
+    assert torch.equal(zero._generator_state[1], without._generator_state[1])
 
 
 def test_inference_is_deterministic_and_never_drops(X):

@@ -1,5 +1,10 @@
 """ACAITransformer's behaviour: fitted state, dtypes, scaling, interpolation, errors."""
 
+import inspect
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -399,11 +404,14 @@ def test_ctrl_c_keeps_the_last_completed_epoch_and_warns(blobs, monkeypatch):
             raise KeyboardInterrupt
         return real_train_epoch(*args, **kwargs)
 
-    monkeypatch.setattr(estimator_module, "train_epoch", interrupted_in_third_epoch)
     params = {**SMALL, "max_iter": 10}
-    with pytest.warns(UserWarning, match="interrupted .* in epoch 3; .* from epoch 2"):
-        model = ACAITransformer(n_components=3, **params).fit(blobs)
-    monkeypatch.undo()
+    # A context of its own: monkeypatch.undo() would also undo the root conftest's
+    # pinning of device="auto" to the CPU.
+    with monkeypatch.context() as patch:
+        patch.setattr(estimator_module, "train_epoch", interrupted_in_third_epoch)
+        with pytest.warns(UserWarning, match="interrupted .* in epoch 3; .* from epoch 2"):
+            model = ACAITransformer(n_components=3, **params).fit(blobs)
+    assert estimator_module._resolve_device.__name__ == "resolve_auto_to_the_cpu"
     assert model.n_iter_ == 2 and len(model.loss_curve_) == 2
     two_epochs = ACAITransformer(n_components=3, **{**params, "max_iter": 2}).fit(blobs)
     np.testing.assert_array_equal(model.transform(blobs), two_epochs.transform(blobs))
@@ -411,3 +419,33 @@ def test_ctrl_c_keeps_the_last_completed_epoch_and_warns(blobs, monkeypatch):
     model.partial_fit(blobs)
     two_epochs.partial_fit(blobs)
     np.testing.assert_array_equal(model.transform(blobs), two_epochs.transform(blobs))
+
+
+def real_resolve_device():
+    """skacai's own ``_resolve_device``, which the root conftest wraps to pin "auto"."""
+    from skacai import _estimator
+
+    wrapper = _estimator._resolve_device
+    assert wrapper.__name__ == "resolve_auto_to_the_cpu"  # the pin is in place
+    return inspect.getclosurevars(wrapper).nonlocals["resolve"]
+
+
+@pytest.mark.parametrize("cuda", [True, False])
+def test_device_auto_picks_cuda_when_available_else_the_cpu(monkeypatch, cuda):
+    resolve = real_resolve_device()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    assert resolve("auto") == torch.device("cuda" if cuda else "cpu")
+
+
+def test_device_auto_in_a_process_that_sees_the_machine():
+    """Unpinned and with the machine's GPUs visible: "auto" is CUDA exactly when torch has it."""
+    code = (
+        "import torch; from skacai._estimator import _resolve_device; "
+        "print(_resolve_device('auto').type, torch.cuda.is_available())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    device, available = result.stdout.split()
+    assert device == ("cuda" if available == "True" else "cpu")

@@ -278,10 +278,10 @@ def test_save_refuses_parameters_changed_after_fitting_and_keeps_the_file(X, tmp
 
 def test_version_strings_reach_the_warning_escaped(fitted, tmp_path, monkeypatch):
     versions = {**_persistence.versions(), "torch": "1.0\x1b[2J"}
-    monkeypatch.setattr(_persistence, "versions", lambda: versions)
-    path = tmp_path / "model.safetensors"
-    fitted.save(path)
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:  # undo() would undo the conftest's CPU pin too
+        patch.setattr(_persistence, "versions", lambda: versions)
+        path = tmp_path / "model.safetensors"
+        fitted.save(path)
     with pytest.warns(Warning, match=r"torch 1\.0\\x1b\[2J") as record:
         ACAITransformer.load(path)
     assert "\x1b" not in str(record[0].message)

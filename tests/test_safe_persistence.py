@@ -254,10 +254,10 @@ def test_a_parameter_the_format_cannot_record_is_refused_before_writing(fitted, 
 
 
 def test_a_file_from_a_newer_format_asks_for_an_upgrade(fitted, tmp_path, monkeypatch):
-    monkeypatch.setattr(_persistence, "FORMAT_VERSION", 2)
-    path = tmp_path / "future.safetensors"
-    fitted.save(path)
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:  # undo() would undo the conftest's CPU pin too
+        patch.setattr(_persistence, "FORMAT_VERSION", 2)
+        path = tmp_path / "future.safetensors"
+        fitted.save(path)
     with pytest.raises(ModelFileError, match=r"format 2, newer than the format 1.*upgrade"):
         ACAITransformer.load(path)
 
@@ -270,12 +270,12 @@ def other_versions():
 
 
 def test_other_versions_load_with_a_warning_that_names_them(fitted, tmp_path, monkeypatch):
-    monkeypatch.setattr(_persistence, "versions", other_versions)
-    path = tmp_path / "old.safetensors"
-    fitted.save(path)
-    description = _persistence.read(ACAITransformer, path)[0]
+    with monkeypatch.context() as patch:  # undo() would undo the conftest's CPU pin too
+        patch.setattr(_persistence, "versions", other_versions)
+        path = tmp_path / "old.safetensors"
+        fitted.save(path)
+        description = _persistence.read(ACAITransformer, path)[0]
     assert description["versions"]["skacai"] == "0.0.1"
-    monkeypatch.undo()
     current = _persistence.versions()
     expected = f"skacai 0.0.1 -> {current['skacai']}, torch 1.0.0 -> {current['torch']}"
     with pytest.warns(VersionMismatchWarning, match=expected.replace("+", r"\+")):
@@ -291,9 +291,9 @@ def test_pickles_record_versions_and_warn_on_a_mismatch(fitted, monkeypatch, rec
     # pickling leaves the live model alone (it used to write into its __dict__)
     assert vars(fitted).keys() == before.keys()
     assert all(vars(fitted)[k] is v for k, v in before.items())
-    monkeypatch.setattr(_persistence, "versions", other_versions)
-    data = pickle.dumps(fitted)
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:  # undo() would undo the conftest's CPU pin too
+        patch.setattr(_persistence, "versions", other_versions)
+        data = pickle.dumps(fitted)
     with pytest.warns(VersionMismatchWarning, match="unpickled ACAITransformer .*skacai 0.0.1"):
         pickle.loads(data)
 

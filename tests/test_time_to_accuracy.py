@@ -58,3 +58,51 @@ def test_ema_refuses_a_resumable_run(tmp_path):
     result = run("--data", str(data), "--ema", "0.9", "--state", str(tmp_path / "s.safetensors"))
     assert result.returncode != 0
     assert "--ema does not go with --state" in result.stderr
+
+
+def load_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("time_to_accuracy", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_encoder_averages_are_exponential_moving_averages(monkeypatch):
+    """The averages follow a = d a + (1 - d) w from the first weights, per decay, and the
+    scoring sees the average and gives the trained weights back."""
+    import torch
+
+    script = load_script()
+    encoder = torch.nn.Linear(3, 2)
+    averages = script.EncoderAverages([0.5, 0.9])
+    steps = [torch.full_like(encoder.weight, float(v)) for v in (1.0, 3.0, -2.0)]
+    for weight in steps:
+        with torch.no_grad():
+            encoder.weight.copy_(weight)
+            encoder.bias.fill_(weight[0, 0])
+        averages.update(encoder)
+    for decay in (0.5, 0.9):
+        expected = 1.0
+        for value in (3.0, -2.0):
+            expected = decay * expected + (1 - decay) * value
+        average = averages.averages[decay]
+        torch.testing.assert_close(average["weight"], torch.full((2, 3), expected))
+        torch.testing.assert_close(average["bias"], torch.full((2,), expected))
+
+    seen = []
+
+    def fake_scores(model, *args):
+        seen.append(model.encoder_.weight.detach().clone())
+        return None, [0.5]
+
+    monkeypatch.setattr(script, "cluster_scores", fake_scores)
+
+    class Model:
+        encoder_ = encoder
+
+    result = averages.scores(Model(), None, None, None, 1)
+    assert set(result) == {"kmeans_accuracy_seeds_ema0.5", "kmeans_accuracy_seeds_ema0.9"}
+    torch.testing.assert_close(seen[0], torch.full((2, 3), 0.5 * (0.5 * 1 + 0.5 * 3) - 1.0))
+    torch.testing.assert_close(encoder.weight.detach(), steps[-1])  # trained weights back
