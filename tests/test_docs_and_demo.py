@@ -47,9 +47,16 @@ def test_readme_usage_example_runs(capsys, tmp_path, monkeypatch):
     assert namespace["acai"].n_iter_ == 20  # the reloaded model
 
 
-def test_demo_compares_four_representations_and_autoencoders_reconstruct_better():
+def without_times(lines):
+    """The demo's lines with the last column (fit seconds, which vary) cut off its rows."""
+    return [re.sub(r"\s+[0-9]+\.[0-9]$", "", line) for line in lines]
+
+
+def test_demo_compares_four_representations_and_the_readme_shows_what_it_prints():
+    """The demo at its defaults (what ``make demo`` runs); the README's table is its
+    output, but for the fit times (measured separately, as the README says)."""
     lines = []
-    rows = run_demo(max_iter=30, out=lines.append)
+    rows = run_demo(out=lines.append)
     assert [row.method.split(" (")[0] for row in rows] == [
         "raw pixels",
         "PCA",
@@ -60,7 +67,10 @@ def test_demo_compares_four_representations_and_autoencoders_reconstruct_better(
     assert acai.mse < 0.8 * pca.mse and plain.mse < 0.8 * pca.mse
     for row in rows:
         assert 0.5 < row.kmeans <= 1 and 0.8 < row.probe <= 1
-    assert any(line.startswith("ACAI (10)") for line in lines)
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"```\n(skacai demo:.*?)```", readme, flags=re.DOTALL).group(1)
+    shown = [line for line in block.splitlines() if not line.startswith("Interpolations")]
+    assert without_times(shown) == without_times(lines)
 
 
 def test_demo_command_line_saves_a_picture(tmp_path):

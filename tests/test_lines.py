@@ -166,18 +166,10 @@ def test_evaluate_lines_rejects_non_image_models():
         evaluate_lines(model)
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_acai_interpolates_lines_more_smoothly_than_the_plain_autoencoder():
-    """The paper's claim at a budget a test can afford.
-
-    Small conv models on 16x16 lines, 2,000 images x 5 epochs (~10 s each),
-    scored on lines they were not trained on. Measured on 4 model seeds
-    (docs/benchmarks.md): ACAI's Smoothness beat the plain autoencoder's by
-    0.072-0.077 on every seed (seed 0: 0.424 vs 0.496). Mean Distance needs a
-    larger budget to separate them.
-    """
-    X, _ = make_lines(2000, image_size=16, random_state=0)
-    scores = {}
+def smoothness_of_both(seed):
+    """tests' lines configuration (benchmarks/lines_test_seeds.py): (AE, ACAI) Smoothness."""
+    X, _ = make_lines(2000, image_size=16, random_state=seed)
+    scores = []
     for weight in (0.0, 0.5):
         model = ACAITransformer(
             16,
@@ -189,9 +181,34 @@ def test_acai_interpolates_lines_more_smoothly_than_the_plain_autoencoder():
             learning_rate_init=3e-4,
             batch_size=64,
             max_iter=5,
-            random_state=0,
+            random_state=seed,
         ).fit(X)
-        scores[weight] = evaluate_lines(model, n_pairs=256, random_state=1000)
-    (_, ae_smoothness), (_, acai_smoothness) = scores[0.0], scores[0.5]
+        scores.append(evaluate_lines(model, n_pairs=256, random_state=1000)[1])
+    return tuple(scores)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_on_seed_0_acai_interpolates_lines_more_smoothly_than_the_plain_autoencoder():
+    """A regression check of one configuration on one seed, not the paper's claim.
+
+    Small conv models on 16x16 lines, 2,000 images x 5 epochs (~10 s each),
+    scored on lines they were not trained on, data and model seed 0: ACAI's
+    Smoothness must beat the plain autoencoder's by more than 0.03. Over seeds
+    0-5 (``python benchmarks/lines_test_seeds.py 0 1 2 3 4 5``, one thread,
+    ``benchmarks/results/lines_test_seeds.jsonl``) the autoencoder's Smoothness
+    exceeded ACAI's by 0.103 +- 0.074 (0.530 against 0.427), and on seed 3 the
+    autoencoder was the smoother (0.412 against 0.418); the claim over seeds
+    is the slow test below. Mean Distance needs a larger budget to separate them.
+    """
+    ae_smoothness, acai_smoothness = smoothness_of_both(0)
     assert acai_smoothness < ae_smoothness - 0.03
     assert acai_smoothness < 0.6  # a real interpolation: a cross-fade scores ~0.9
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_acai_interpolates_lines_more_smoothly_on_average_over_six_seeds():
+    """The claim over seeds (about 2 minutes): the mean paired difference over seeds
+    0-5, measured 0.103 +- 0.074 (standard error 0.030), must exceed 0.03."""
+    differences = [np.subtract(*smoothness_of_both(seed)) for seed in range(6)]
+    assert np.mean(differences) > 0.03

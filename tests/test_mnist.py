@@ -7,7 +7,7 @@ from sklearn.linear_model import LogisticRegression
 
 from skacai import ACAITransformer
 from skacai.datasets import load_mnist
-from skacai.metrics import kmeans_accuracy
+from skacai.metrics import cluster_scores, kmeans_accuracy
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,12 @@ def test_short_training_on_mnist_gives_useful_codes(mnist):
     assert mse < pca_mse(x_train, x_test, 32)  # measured 0.0157 vs 0.0170
     probe = LogisticRegression(max_iter=500).fit(codes_train, y_train)
     assert probe.score(codes_test, y_test) > 0.85  # measured 0.889
-    assert kmeans_accuracy(codes_train, codes_test, y_test) > 0.45  # measured 0.554
+    # The official protocol (whitened codes, 100 random restarts, seed 0) rather than one
+    # k-means++ run, which moved this model's score from 0.444 to 0.558 by KMeans' seed
+    # alone. Measured 0.564 for this model (seed 0); model seeds 1 and 2 give 0.441 and
+    # 0.446, so the assertion is "far above chance (0.1)", not a ranking.
+    kmeans = cluster_scores(codes_train, y_train, codes_test, y_test, n_init=100)
+    assert kmeans["accuracy"] > 0.40
     assert model.history_["reconstruction"][-1] < 0.7 * model.history_["reconstruction"][0]
 
 
