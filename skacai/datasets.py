@@ -228,21 +228,36 @@ def load_mnist(path, *, as_float=True):
 
 
 def _read_idx(path):
+    """An IDX file's array, its header read and checked before its data.
+
+    The data are read up to the size the header announces (plus one byte, to
+    tell a longer file), so a small gzip file that would decompress to
+    gigabytes costs no more than the array it claims to hold.
+    """
     with gzip.open(path, "rb") as f:
-        data = f.read()
-    magic = int.from_bytes(data[:4], "big")
-    if magic not in _IDX_MAGIC:
-        raise ValueError(f"{path} is not an MNIST IDX file (magic number {magic}).")
-    n_dims = _IDX_MAGIC[magic]
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(n_dims))
-    offset = 4 + 4 * n_dims
-    expected = int(np.prod(shape))
-    if len(data) - offset != expected:
+        head = f.read(4)
+        magic = int.from_bytes(head, "big")
+        if len(head) < 4 or magic not in _IDX_MAGIC:
+            raise ValueError(f"{path} is not an MNIST IDX file (magic number {magic}).")
+        n_dims = _IDX_MAGIC[magic]
+        dims = f.read(4 * n_dims)
+        shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(n_dims))
+        expected = math.prod(shape)
+        if len(dims) < 4 * n_dims or expected > _MAX_IDX_BYTES:
+            raise ValueError(
+                f"{path} is not an MNIST IDX file: its header announces shape {shape}."
+            )
+        data = f.read(expected + 1)
+    if len(data) != expected:
         raise ValueError(
             f"{path} is truncated or corrupt: its header announces {expected} bytes "
-            f"of data, it holds {len(data) - offset}."
+            f"of data, it holds {len(data) if len(data) <= expected else 'more'}."
         )
-    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(shape)
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
+
+
+# MNIST's largest IDX file holds 47 MB; anything beyond 1 GiB is not MNIST.
+_MAX_IDX_BYTES = 2**30
 
 
 def load_digits_images():

@@ -531,3 +531,39 @@ def test_feature_names_reach_a_csv_quoted_and_defused(X, tmp_path, capsys):
     data = load_data(tmp_path / "decoded.csv")  # skacai reads its own output back
     np.testing.assert_allclose(data.X, model.inverse_transform(model.transform(X[:4])))
     assert data.source.endswith("(header row skipped)")
+
+
+# ---------------------------------------------------------------------- datasets
+
+
+def test_an_idx_file_is_read_no_further_than_its_header_announces(tmp_path, monkeypatch):
+    """A gzip file of a few kB that decompresses to 1 GiB: refused after its header,
+    or read only as far as the array it announces (never decompressed whole)."""
+    import gzip
+
+    from skacai import datasets
+
+    reads = []
+    real_open = gzip.open
+
+    def counting_open(*args, **kwargs):
+        file = real_open(*args, **kwargs)
+        real_read = file.read
+
+        def read(size=-1):
+            reads.append(size)
+            return real_read(size)
+
+        file.read = read
+        return file
+
+    monkeypatch.setattr(gzip, "open", counting_open)
+    path = tmp_path / "labels.gz"
+    with real_open(path, "wb") as f:
+        f.write((2049).to_bytes(4, "big") + (3000).to_bytes(4, "big"))  # 3,000 labels
+        for _ in range(1024):
+            f.write(b"\0" * 2**20)  # then 1 GiB of zeros
+    assert path.stat().st_size < 2**22
+    with pytest.raises(ValueError, match=r"truncated or corrupt.*announces 3000 bytes"):
+        datasets._read_idx(path)
+    assert -1 not in reads and max(reads) <= 3001
