@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m skacai demo --plot demo-interpolation.png
+	$(PY) -m skacai demo --plot demo-interpolation.png --force
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -29,7 +29,7 @@ Examples::
     python benchmarks/defaults_sweep.py --sets digits wine breast_cancer --seeds 0 1 2
     python benchmarks/defaults_sweep.py --sets mnist --recipes default l16 --seeds 0 1 2 \\
         --threads 1 --worker 0/2
-    python benchmarks/defaults_sweep.py --report benchmarks/results/defaults_sweep.jsonl
+    python benchmarks/defaults_sweep.py --report benchmarks/results/recipe_sweep.jsonl
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ from skacai import ACAITransformer, datasets
 from skacai.metrics import clustering_accuracy
 
 DEFAULT_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist.npz"
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "defaults_sweep.jsonl"
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "recipe_sweep.jsonl"
 
 # name -> parameters over the estimator's current defaults. Each is also run as a
 # plain autoencoder (adversarial_weight=0), named "<name>-ae".

@@ -2,7 +2,7 @@
 # The defaults sweep of docs/defaults.md (issue 24): two workers side by side, one
 # thread each. First the small sets (every recipe, 3 seeds), then MNIST flattened
 # (the recipes that change the code size, 3 seeds, 10 epochs: about 3 minutes a fit).
-# Results go to benchmarks/results/defaults_sweep.jsonl as they finish; reruns skip
+# Results go to benchmarks/results/recipe_sweep.jsonl as they finish; reruns skip
 # what is there. Usage: bash benchmarks/defaults_sweep.sh   (about an hour)
 set -euo pipefail
 cd "$(dirname "$0")/.."

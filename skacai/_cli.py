@@ -477,11 +477,18 @@ def _run_demo(args):
     if args.max_iter < 1:
         args.parser.error("--max-iter must be at least 1")
     if args.plot is not None:
-        check_output_file(args.plot, "picture")
+        check_output_file(args.plot, "picture", force=args.force)
         _require_matplotlib()
     from skacai._demo import run_demo
 
-    run_demo(max_iter=args.max_iter, random_state=args.random_state, plot=args.plot)
+    if args.n_seeds < 1:
+        args.parser.error("--n-seeds must be at least 1")
+    run_demo(
+        max_iter=args.max_iter,
+        random_state=args.random_state,
+        n_seeds=args.n_seeds,
+        plot=args.plot,
+    )
     return EXIT_OK
 
 
@@ -840,9 +847,23 @@ examples:
         "--max-iter", type=int, default=60, metavar="EPOCHS", help="training epochs (default 60)"
     )
     demo.add_argument(
-        "--random-state", type=int, default=0, metavar="SEED", help="seed (default 0)"
+        "--random-state",
+        type=int,
+        default=0,
+        metavar="SEED",
+        help="first model seed, and the data split's (default 0)",
+    )
+    demo.add_argument(
+        "--n-seeds",
+        type=int,
+        default=3,
+        metavar="N",
+        help="model seeds SEED, SEED+1, ...: the table shows means and spreads (default 3)",
     )
     demo.add_argument("--plot", metavar="PNG", help="save an interpolation picture here")
+    demo.add_argument(
+        "-f", "--force", action="store_true", help="replace the picture if it exists"
+    )
     demo.set_defaults(handler=_run_demo, parser=demo)
 
     # fit

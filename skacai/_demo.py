@@ -27,14 +27,27 @@ DEMO_PARAMS = {"n_components": 10, "hidden_layer_sizes": (256, 128), "batch_size
 
 @dataclass
 class Row:
+    """One representation's scores: means over the model seeds, and their spreads."""
+
     method: str
     kmeans: float
     probe: float
     mse: float | None  # None for raw pixels, which are not reconstructed
     seconds: float
+    kmeans_std: float = 0.0
+    probe_std: float = 0.0
+    mse_std: float = 0.0
 
 
-def evaluate(name, model, X_train, X_test, y_train, y_test):
+@dataclass
+class Scores:
+    kmeans: float
+    probe: float
+    mse: float | None
+    seconds: float
+
+
+def evaluate(model, X_train, X_test, y_train, y_test, seed):
     """Fit ``model`` (None: raw pixels) and score its features on the test split."""
     start = time.perf_counter()
     if model is None:
@@ -45,52 +58,121 @@ def evaluate(name, model, X_train, X_test, y_train, y_test):
         mse = float(np.mean((model.inverse_transform(test) - X_test) ** 2))
     seconds = time.perf_counter() - start
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
-    return Row(
-        method=name,
-        kmeans=kmeans_accuracy(train, test, y_test, whiten_codes=False),
+    return Scores(
+        kmeans=kmeans_accuracy(train, test, y_test, whiten_codes=False, random_state=seed),
         probe=probe.fit(train, y_train).score(test, y_test),
         mse=mse,
         seconds=seconds,
     )
 
 
-def run_demo(*, max_iter=60, random_state=0, plot=None, out=print):
-    """Train and compare the four representations; return the rows of the table."""
+def _summary(method, runs):
+    spread = (lambda v: float(np.std(v, ddof=1))) if len(runs) > 1 else (lambda v: 0.0)
+    kmeans, probe = [r.kmeans for r in runs], [r.probe for r in runs]
+    mses = [r.mse for r in runs if r.mse is not None]
+    return Row(
+        method=method,
+        kmeans=float(np.mean(kmeans)),
+        probe=float(np.mean(probe)),
+        mse=float(np.mean(mses)) if mses else None,
+        seconds=float(np.mean([r.seconds for r in runs])),
+        kmeans_std=spread(kmeans),
+        probe_std=spread(probe),
+        mse_std=spread(mses) if mses else 0.0,
+    )
+
+
+def _cell(mean, std, signed=False):
+    return f"{mean:+.3f} ± {std:.3f}" if signed else f"{mean:.3f} ± {std:.3f}"
+
+
+def conclusion(rows, paired):
+    """One line on what the table says, judged against the seeds' spread."""
+    raw, pca, _, acai = rows
+    difference, spread = paired
+    if abs(difference) <= spread:
+        versus_ae = (
+            f"level with the plain autoencoder's (ACAI - AE {difference:+.3f} ± {spread:.3f}, "
+            "within the seeds' spread)"
+        )
+    else:
+        better = "better" if difference > 0 else "worse"
+        versus_ae = (
+            f"{better} than the plain autoencoder's by {abs(difference):.3f} ± {spread:.3f} "
+            "(paired over the seeds)"
+        )
+    best = max((raw, pca), key=lambda row: row.kmeans)
+    versus_best = (
+        "above"
+        if acai.kmeans > best.kmeans + acai.kmeans_std
+        else ("below" if acai.kmeans < best.kmeans - acai.kmeans_std else "level with")
+    )
+    name = best.method.split(" (")[0]
+    possessive = f"the {name}'" if name.endswith("s") else f"{name}'s"
+    return (
+        f"Conclusion: ACAI's codes cluster {versus_ae}, and {versus_best} "
+        f"{possessive} {best.kmeans:.3f}."
+    )
+
+
+def run_demo(*, max_iter=60, random_state=0, n_seeds=3, plot=None, out=print):
+    """Train and compare the four representations over ``n_seeds`` model seeds
+    (``random_state``, ``random_state + 1``, ...; one data split, from
+    ``random_state``); return the rows of the table (means and spreads)."""
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=random_state
     )
     k = DEMO_PARAMS["n_components"]
-    common = {**DEMO_PARAMS, "max_iter": max_iter, "random_state": random_state}
-    acai = ACAITransformer(**common)
-    plain = ACAITransformer(**common, adversarial_weight=0.0)
-    candidates = [
-        ("raw pixels (64)", None),
-        (f"PCA ({k})", PCA(k, random_state=random_state)),
-        (f"plain autoencoder ({k})", plain),
-        (f"ACAI ({k})", acai),
-    ]
+    seeds = list(range(random_state, random_state + n_seeds))
+    names = ["raw pixels (64)", f"PCA ({k})", f"plain autoencoder ({k})", f"ACAI ({k})"]
+    runs = {name: [] for name in names}
+    first = {}
     out(
         f"skacai demo: scikit-learn digits, {len(X_train)} train / {len(X_test)} test images "
-        f"(8x8), {max_iter} epochs"
+        f"(8x8), {max_iter} epochs, model seeds {', '.join(map(str, seeds))}"
     )
     with warnings.catch_warnings():
         # A fixed budget of max_iter epochs is the point of the comparison.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        rows = [
-            evaluate(name, model, X_train, X_test, y_train, y_test) for name, model in candidates
-        ]
-    out(f"{'features':<26}{'KMeans acc':>11}{'probe acc':>11}{'recon MSE':>11}{'fit s':>8}")
-    for row in rows:
-        mse = "-" if row.mse is None else f"{row.mse:.3f}"
-        out(f"{row.method:<26}{row.kmeans:>11.3f}{row.probe:>11.3f}{mse:>11}{row.seconds:>8.1f}")
-    out(
-        "KMeans acc: KMeans(10) fitted on the train features, test accuracy after Hungarian "
-        "matching; "
-        "probe acc: logistic regression; recon MSE on the test split (pixel values 0-16)."
+        for seed in seeds:
+            common = {**DEMO_PARAMS, "max_iter": max_iter, "random_state": seed}
+            models = [
+                None,
+                PCA(k, random_state=seed),
+                ACAITransformer(**common, adversarial_weight=0.0),
+                ACAITransformer(**common),
+            ]
+            for name, model in zip(names, models, strict=True):
+                runs[name].append(evaluate(model, X_train, X_test, y_train, y_test, seed))
+                first.setdefault(name, model)
+    rows = [_summary(name, runs[name]) for name in names]
+    differences = [
+        acai.kmeans - plain.kmeans
+        for acai, plain in zip(runs[names[3]], runs[names[2]], strict=True)
+    ]
+    paired = (
+        float(np.mean(differences)),
+        float(np.std(differences, ddof=1)) if n_seeds > 1 else 0.0,
     )
+    out(f"{'features':<24}{'KMeans acc':>16}{'probe acc':>16}{'recon MSE':>16}{'fit s':>7}")
+    for row in rows:
+        mse = "-" if row.mse is None else _cell(row.mse, row.mse_std)
+        out(
+            f"{row.method:<24}{_cell(row.kmeans, row.kmeans_std):>16}"
+            f"{_cell(row.probe, row.probe_std):>16}{mse:>16}{row.seconds:>7.1f}"
+        )
+    out(f"{'ACAI - plain AE':<24}{_cell(*paired, signed=True):>16}")
+    out(
+        "Mean ± standard deviation over the model seeds (KMeans seeded alike). KMeans acc: "
+        "KMeans(10) fitted on the train features, test accuracy after Hungarian matching; "
+        "probe acc: logistic regression; recon MSE on the test split (pixel values 0-16); "
+        "ACAI - plain AE: KMeans acc, paired by seed."
+    )
+    out(conclusion(rows, paired))
     if plot is not None:
-        save_interpolations(plot, {"ACAI": acai, "plain AE": plain}, X_test, y_test)
+        models = {"ACAI": first[names[3]], "plain AE": first[names[2]]}
+        save_interpolations(plot, models, X_test, y_test)
         out(f"Interpolations saved to {plot}")
     return rows
 
