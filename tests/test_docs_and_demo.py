@@ -68,7 +68,7 @@ def test_demo_compares_four_representations_and_the_readme_shows_what_it_prints(
     for row in rows:
         assert 0.5 < row.kmeans <= 1 and 0.8 < row.probe <= 1
     readme = (ROOT / "README.md").read_text()
-    block = re.search(r"```\n(skacai demo:.*?)```", readme, flags=re.DOTALL).group(1)
+    block = re.search(r"```text\n(skacai demo:.*?)```", readme, flags=re.DOTALL).group(1)
     shown = [line for line in block.splitlines() if not line.startswith("Interpolations")]
     assert without_times(shown) == without_times(lines)
 
