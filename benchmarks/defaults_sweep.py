@@ -56,6 +56,9 @@ from sklearn.preprocessing import StandardScaler
 from skacai import ACAITransformer, datasets
 from skacai.metrics import clustering_accuracy
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from quality import append
+
 DEFAULT_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist.npz"
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "recipe_sweep.jsonl"
 
@@ -195,11 +198,7 @@ def main(argv=None):
             "threads": torch.get_num_threads(),
             "machine": platform.processor() or platform.machine(),
         }
-        line = json.dumps(record)
-        print(line, flush=True)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with args.out.open("a") as out:
-            out.write(line + "\n")
+        append(args.out, record)
     return 0
 
 

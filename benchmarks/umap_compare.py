@@ -17,7 +17,6 @@ umap-learn is a benchmark extra, never a dependency of skacai
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -27,6 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from defaults_sweep import DEFAULT_MNIST, score
+from quality import append
 
 from skacai import datasets
 
@@ -67,11 +67,7 @@ def main(argv=None):
             "umap": umap.__version__,
             "machine": platform.processor() or platform.machine(),
         }
-        line = json.dumps(record)
-        print(line, flush=True)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with args.out.open("a") as out:
-            out.write(line + "\n")
+        append(args.out, record)
     return 0
 
 
