@@ -29,6 +29,7 @@ import numpy as np
 import skacai
 from skacai._estimator import ACAITransformer, _all_finite
 from skacai._memory import available_bytes, format_bytes
+from skacai._persistence import printable
 from skacai._version import __version__
 
 PROG = "skacai"
@@ -67,8 +68,7 @@ def one_line(text):
     >>> one_line("name 'x\\x1b[2J'")
     "name 'x\\\\x1b[2J'"
     """
-    text = " ".join(str(text).split())
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return printable(" ".join(str(text).split()))
 
 
 def describe_error(error):

@@ -666,13 +666,14 @@ def _rebuild(cls, description, tensors, spec, where):
     ) as error:
         raise ModelFileError(
             f"{where} has an invalid model description "
-            f"({type(error).__name__}: {_printable(str(error))})."
+            f"({type(error).__name__}: {printable(str(error))})."
         ) from None
     return estimator
 
 
-def _printable(text):
-    """``text`` with unprintable characters escaped: it may quote the file's content."""
+def printable(text):
+    """``text`` with unprintable characters escaped (``\\x1b``): it may quote a file's
+    content, which must not reach a terminal as control sequences."""
     return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
@@ -680,10 +681,7 @@ def _versions(recorded):
     """The recorded versions, as printable strings (they reach warnings on a terminal)."""
     if not isinstance(recorded, dict):
         return {}
-    return {
-        str(name): ascii(value)[1:-1] if isinstance(value, str) else ascii(value)
-        for name, value in recorded.items()
-    }
+    return {printable(str(name)): printable(str(value)) for name, value in recorded.items()}
 
 
 def _decode_param(value):
