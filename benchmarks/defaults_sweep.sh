@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
 # The defaults sweep of docs/defaults.md (issue 24): two workers side by side, one
-# thread each. First the small sets (every recipe, 3 seeds), then MNIST flattened
-# (the recipes that change the code size, 3 seeds, 10 epochs: about 3 minutes a fit).
-# Results go to benchmarks/results/recipe_sweep.jsonl as they finish; reruns skip
-# what is there. Usage: bash benchmarks/defaults_sweep.sh   (about an hour)
+# thread each. Results go to benchmarks/results/recipe_sweep.jsonl as they finish;
+# reruns skip what is there.
+#
+# Usage: bash benchmarks/defaults_sweep.sh round1   (about an hour)
+#   first the small sets (every round-1 recipe, 3 seeds), then MNIST flattened (the
+#   recipes that change the code size, 3 seeds, 10 epochs: about 3-5 minutes a fit).
+#        bash benchmarks/defaults_sweep.sh round2   (about 40 minutes)
+#   the candidate defaults: the MLP with scaling="feature" and 16 components on the
+#   small sets (iris added, unseen in round 1) and MNIST flattened, and the conv
+#   recipe on MNIST images for 1 and 2 epochs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-worker() {
-  "$PY" benchmarks/defaults_sweep.py --sets digits wine breast_cancer --seeds 0 1 2 \
-    --threads 1 --worker "$1/2"
-  "$PY" benchmarks/defaults_sweep.py --sets mnist --recipes default l16 l10 --seeds 0 1 2 \
-    --threads 1 --worker "$1/2"
+sweep() { "$PY" benchmarks/defaults_sweep.py --seeds 0 1 2 --threads 1 "$@"; }
+round1() {
+  sweep --sets digits wine breast_cancer --worker "$1/2"
+  sweep --sets mnist --recipes default l16 l10 --worker "$1/2"
 }
-worker 0 & worker 1 & wait
+round2() {
+  sweep --sets digits wine breast_cancer iris --recipes f16 --worker "$1/2"
+  sweep --sets mnist_image --recipes conv16 --epochs 1 --worker "$1/2"
+  sweep --sets mnist --recipes f16 --worker "$1/2"
+  sweep --sets mnist_image --recipes conv16 --epochs 2 --worker "$1/2"
+}
+round="${1:-round1}"
+"$round" 0 & "$round" 1 & wait
