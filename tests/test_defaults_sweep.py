@@ -4,6 +4,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "defaults_sweep.py"
 
 
@@ -31,4 +33,51 @@ def test_the_sweep_pairs_each_recipe_with_its_autoencoder_and_resumes(tmp_path, 
     capsys.readouterr()
     sweep.main(["--report", str(out)])
     table = capsys.readouterr().out
-    assert "| l10 | 1 |" in table and "| pca10 | 1 |" in table
+    assert "| l10 | 1 | 1 |" in table and "| pca10 | 1 | 1 |" in table
+
+
+def test_image_sets_pass_their_shape_so_the_recipe_trains_conv_networks(tmp_path):
+    sweep = load_script()
+    out = tmp_path / "sweep.jsonl"
+    argv = ["--sets", "digits_image", "--recipes", "conv16s1", "--seeds", "0", "--epochs", "1"]
+    assert sweep.main([*argv, "--out", str(out)]) == 0
+    acai = json.loads(out.read_text().splitlines()[0])
+    assert acai["recipe"] == "conv16s1"
+    assert acai["params"]["image_shape"] == [8, 8] and acai["params"]["n_scales"] == 1
+    assert acai["n_components"] == 16
+
+
+@pytest.mark.slow
+def test_the_umap_comparison_trains_acai_for_umaps_time(tmp_path):
+    pytest.importorskip("umap")
+    spec = importlib.util.spec_from_file_location(
+        "umap_compare", SCRIPT.with_name("umap_compare.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "umap.jsonl"
+    argv = ["--n-train", "300", "--seeds", "0", "--equal-time", "--chunk", "100"]
+    assert module.main([*argv, "--out", str(out)]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["method"] for r in records] == ["umap", "acai-mlp", "acai-conv"]
+    for acai in records[1:]:
+        assert acai["fit_seconds"] >= acai["budget_seconds"] == records[0]["fit_seconds"]
+        assert acai["samples"] >= 100
+
+
+def test_the_default_fit_time_benchmark_times_the_defaults(tmp_path):
+    data = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
+    if not data.exists():
+        pytest.skip("needs ../shared/data/mnist.npz")
+    spec = importlib.util.spec_from_file_location(
+        "default_fit_time", SCRIPT.with_name("default_fit_time.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "times.jsonl"
+    argv = ["--n-train", "200", "--max-iter", "2", "--out", str(out)]
+    assert module.main(argv) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["model"] for r in records] == ["mlp", "conv"]
+    assert records[1]["params"] == {"image_shape": [28, 28]}
+    assert all(r["n_iter"] == 2 and r["fit_seconds"] > 0 for r in records)

@@ -1,0 +1,82 @@
+"""How long ``fit`` takes with the default budget (``max_iter="auto"``) on MNIST.
+
+Fits ``ACAITransformer(random_state=0)`` on the 60,000 flattened training images
+(MLP networks, 10 epochs) and ``ACAITransformer(image_shape=(28, 28),
+random_state=0)`` (conv networks, 2 epochs), one after the other in this
+process, and appends one JSON line per fit to ``--out``: wall seconds, epochs,
+torch threads, and the KMeans / probe scores of the codes (scored as
+``benchmarks/defaults_sweep.py`` does). Run it with nothing else on the machine:
+the target is a default fit of at most about 3 minutes on the project's 2-core
+CPU (``docs/defaults.md``).
+
+    python benchmarks/default_fit_time.py
+    python benchmarks/default_fit_time.py --n-train 500 --max-iter 2   # a quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from defaults_sweep import DEFAULT_MNIST, score
+from quality import append
+
+from skacai import ACAITransformer, datasets
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "default_fit_time.jsonl"
+MODELS = {"mlp": {}, "conv": {"image_shape": (28, 28)}}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--which", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    parser.add_argument("--n-train", type=int, help="first N images of each split")
+    parser.add_argument("--max-iter", type=int, help="instead of the default budget (smoke tests)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_MNIST)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    x_train, y_train, x_test, y_test = datasets.load_mnist(args.data)
+    if args.n_train:
+        x_train, y_train, x_test, y_test = (
+            a[: args.n_train] for a in (x_train, y_train, x_test, y_test)
+        )
+    for name in args.which:
+        model = ACAITransformer(**MODELS[name], random_state=args.seed)
+        if args.max_iter:
+            model.set_params(max_iter=args.max_iter)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(x_train)
+        seconds = time.perf_counter() - start
+        codes_train, codes_test = model.transform(x_train), model.transform(x_test)
+        record = {
+            "model": name,
+            "params": {k: v for k, v in MODELS[name].items()},
+            "seed": args.seed,
+            "n_train": len(x_train),
+            "fit_seconds": round(seconds, 1),
+            "n_iter": model.n_iter_,
+            **score(codes_train, y_train, codes_test, y_test, args.seed),
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "machine": platform.processor() or platform.machine(),
+        }
+        append(args.out, record)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
