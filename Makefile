@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all lint docs clean
+.PHONY: demo test check-readme test-all lint docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# The README's demo table against what the demo prints (a slow test; CI runs it).
+check-readme: $(STAMP)
+	$(PY) -m pytest -m slow tests/test_docs_and_demo.py
 
 test-all: $(STAMP)
 	$(PY) -m pytest -m "slow or not slow"

@@ -145,7 +145,7 @@ def make_model(args):
         precision=args.precision,
         device=args.device,
         random_state=args.seed,
-        **extra,
+        **{"scaling": "global", **extra},  # the default when the figures were measured
     )
     if args.architecture == "conv":
         return ACAITransformer(

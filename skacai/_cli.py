@@ -474,8 +474,6 @@ def load_model(path):
 
 
 def _run_demo(args):
-    if args.max_iter < 1:
-        args.parser.error("--max-iter must be at least 1")
     if args.plot is not None:
         check_output_file(args.plot, "picture", force=args.force)
         _require_matplotlib()
@@ -508,6 +506,21 @@ _FIT_OPTIONS = {
     "random_state": "random_state",
     "verbose": "verbose",
 }
+
+
+def _count_or_auto(text):
+    """The value of ``--max-iter`` or ``--batch-size``: a positive int or ``"auto"``."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive whole number or 'auto', got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def parse_assignment(text):
@@ -844,7 +857,11 @@ examples:
         formatter_class=_HelpFormatter,
     )
     demo.add_argument(
-        "--max-iter", type=int, default=60, metavar="EPOCHS", help="training epochs (default 60)"
+        "--max-iter",
+        type=_count_or_auto,
+        default="auto",
+        metavar="EPOCHS",
+        help="training epochs, or auto: the estimator's default budget (default auto)",
     )
     demo.add_argument(
         "--random-state",
@@ -878,8 +895,8 @@ examples:
 examples:
   {PROG} fit train.npy -o model.safetensors
   {PROG} fit train.csv -o model.safetensors --n-components 8 --hidden-layer-sizes 64 32
-  {PROG} fit images.npz --key train -o model.safetensors --architecture conv \\
-      --image-shape 1 28 28 --n-components 32 --set early_stopping=True""",
+  {PROG} fit images.npz --key train -o model.safetensors --image-shape 1 28 28 \\
+      --n-components 32 --set early_stopping=True""",
         formatter_class=_HelpFormatter,
     )
     fit.add_argument("data", metavar="DATA", help="training data: .npy, .npz or .csv")
@@ -913,16 +930,17 @@ examples:
     )
     params.add_argument(
         "--architecture",
-        choices=("mlp", "conv"),
-        help=f"fully-connected or convolutional networks (default {defaults['architecture']})",
+        choices=("auto", "mlp", "conv"),
+        help="fully-connected or convolutional networks; auto: conv with --image-shape, "
+        f"mlp without (default {defaults['architecture']})",
     )
     params.add_argument(
         "--image-shape",
         type=int,
         nargs="+",
         metavar="N",
-        help="C H W (or H W) of the images whose flattened pixels are the rows, for "
-        "--architecture conv (default: none)",
+        help="C H W (or H W) of the images whose flattened pixels are the rows; gives "
+        "them conv networks and one scale for all pixels (default: none)",
     )
     params.add_argument(
         "--adversarial-weight",
@@ -939,15 +957,17 @@ examples:
     )
     params.add_argument(
         "--max-iter",
-        type=int,
+        type=_count_or_auto,
         metavar="EPOCHS",
-        help=f"maximum number of epochs (default {defaults['max_iter']})",
+        help="maximum number of epochs, or auto: about 600,000 training samples (MLP) or "
+        f"120,000 (conv), at most 100 epochs (default {defaults['max_iter']})",
     )
     params.add_argument(
         "--batch-size",
-        type=int,
+        type=_count_or_auto,
         metavar="N",
-        help=f"samples per training step (default {defaults['batch_size']})",
+        help="samples per training step, or auto: 128 (MLP) or 64 (conv) "
+        f"(default {defaults['batch_size']})",
     )
     params.add_argument(
         "--learning-rate",

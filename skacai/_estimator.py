@@ -51,6 +51,16 @@ _USER_FRAME = 4
 
 # The largest layer size (torch indexes some kernels with 32-bit ints).
 _MAX_SIZE = 2**31 - 1
+# max_iter="auto": about this many training samples (epochs x rows) per fit, by
+# architecture; on the project's 2-core CPU 95 s (MLP) and 181 s (conv) for
+# MNIST's 60,000 images (docs/defaults.md). Small data sets stop at the cap.
+_AUTO_BUDGET = {"mlp": 600_000, "conv": 120_000}
+_AUTO_MAX_EPOCHS = 100
+_AUTO_BATCH = {"mlp": 128, "conv": 64}
+# scaling="auto" scales all features by one number when the median feature's range
+# is at least this share of the data's overall range (1.0 for MNIST's and the
+# digits' pixels; 0.002 for wine, 0.0001 for breast cancer, 0.38 for iris).
+_SHARED_RANGE = 0.5
 
 
 class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -59,10 +69,12 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     ACAI (Berthelot et al., ICLR 2019) trains an autoencoder together with a
     critic. The critic sees decoded mixtures of two latent codes and tries to
     recover the mixing coefficient; the autoencoder is rewarded for decodings
-    that make the critic answer 0, i.e. that look like real data. The codes
-    (``transform``) tend to cluster and classify better than those of a plain
-    autoencoder, and decoded blends of two codes (``interpolate``) stay
-    realistic.
+    that make the critic answer 0, i.e. that look like real data. The paper
+    reports codes (``transform``) that cluster and classify better than a
+    plain autoencoder's and decoded blends of two codes (``interpolate``) that
+    stay realistic; at the budgets measured on a CPU, skacai's codes cluster
+    level with a plain autoencoder's (``docs/fidelity.md``,
+    ``docs/defaults.md``).
 
     Each training step draws ``alpha ~ U[0, 1]`` per sample, folded onto
     ``[0, 0.5]``, pairs each sample with its mirror in the batch, and updates
@@ -77,9 +89,11 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     Parameters
     ----------
-    n_components : int, default=32
+    n_components : int, default=16
         Size of the latent code (the number of output features of
-        ``transform``).
+        ``transform``). 16 fills the conv networks' 4x4 latent grid of 28x28
+        or 32x32 images with one channel; on data with 10 classes a 10-value
+        code clustered better with the MLP (``docs/defaults.md``).
 
     hidden_layer_sizes : int or tuple of int, default=(512, 256)
         Widths of the encoder's hidden layers, from the input inwards. The
@@ -105,10 +119,13 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ``gamma x + (1 - gamma) x_hat``, a blend of real data and its
         reconstruction.
 
-    architecture : {"mlp", "conv"}, default="mlp"
+    architecture : {"auto", "mlp", "conv"}, default="auto"
         Network family; both use leaky ReLU (slope 0.2), linear output layers
         and the paper's initialisation.
 
+        - ``"auto"``: ``"conv"`` when ``image_shape`` is given, ``"mlp"``
+          otherwise. Pass ``image_shape`` for images and they get image
+          networks.
         - ``"mlp"``: fully-connected layers of ``hidden_layer_sizes``.
         - ``"conv"``: the paper's convolutional networks for images of
           ``image_shape`` (average pooling down, nearest-neighbour upsampling
@@ -121,10 +138,11 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ``(channels, height, width)`` or ``(height, width)`` of the images
         whose flattened pixels are the rows of X, in C-order (channel first:
         use ``images.transpose(0, 3, 1, 2).reshape(n, -1)`` for
-        channel-last arrays). Its product must equal ``n_features``. Used by
-        ``architecture="conv"``; None reads each row as a one-row image (a
-        1-D signal, convolved and pooled along its length only), so give the
-        shape for images. Spatial sizes that are not multiples of
+        channel-last arrays). Its product must equal ``n_features``. Giving it
+        makes ``architecture="auto"`` build conv networks and ``scaling="auto"``
+        scale globally. With ``architecture="conv"``, None reads each row as a
+        one-row image (a 1-D signal, convolved and pooled along its length
+        only), so give the shape for images. Spatial sizes that are not multiples of
         ``2**n_scales`` are padded inside the networks (MNIST's 28x28 becomes
         32x32 as in the paper), and the padding is cropped off the output of
         ``inverse_transform``. How depends on ``scaling``: with ``"minmax"``
@@ -133,25 +151,38 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         otherwise at the bottom and right with zeros (the mean pixel after
         ``"global"`` scaling), cropped before the loss and the critic.
 
-    conv_width : int, default=16
-        ``architecture="conv"`` only: filters in the first scale, doubled at
-        each following scale (the paper's ``depth``: 16 for MNIST and the
-        lines, 64 for SVHN and CIFAR-10). On a CPU, 8 trains about twice as
-        fast as 16; with ``n_components=16`` it clustered MNIST best within
-        ten minutes of training, while 16 did better after about twenty
-        (``docs/performance.md``).
+    conv_width : int, default=8
+        Conv networks only: filters in the first scale, doubled at each
+        following scale (the paper's ``depth``: 16 for MNIST and the lines, 64
+        for SVHN and CIFAR-10). On a CPU, 8 trains about twice as fast as 16;
+        with ``n_components=16`` it clustered MNIST best within ten minutes of
+        training, while 16 did better after about twenty
+        (``docs/performance.md``). Use 16 for the paper's networks.
 
-    n_scales : int, default=3
-        ``architecture="conv"`` only: how many times the encoder halves the
-        image (the decoder doubles it back). The paper uses 3 for MNIST
-        (32x32 to a 4x4 latent grid; ``n_components=32`` is 4x4x2 and 256 is
-        4x4x16) and 4 for the lines (2x2x16, ``n_components=64``).
+    n_scales : int or "auto", default="auto"
+        Conv networks only: how many times the encoder halves the image (the
+        decoder doubles it back). The paper uses 3 for MNIST (32x32 to a 4x4
+        latent grid; ``n_components=32`` is 4x4x2 and 256 is 4x4x16) and 4 for
+        the lines (2x2x16, ``n_components=64``). ``"auto"`` halves down to a
+        grid of about 4 cells on the shorter side, ``ceil(log2(side / 4))``
+        times (at least 0): 3 for 28x28 or 32x32 images, 1 for 8x8, so that
+        ``n_components=16`` is one channel of a 4x4 grid. On scikit-learn's
+        8x8 digits 3 scales (a 1x1 grid) clustered 9 points worse than 1
+        (``docs/defaults.md``).
 
-    scaling : {"global", "feature", "minmax"} or None, default="global"
+    scaling : {"auto", "global", "feature", "minmax"} or None, default="auto"
         How inputs are scaled before training; ``inverse_transform``,
         ``interpolate`` and ``score_samples`` undo it, so they speak the
         input's units.
 
+        - ``"auto"``: ``"global"`` when the features share one range, as
+          pixels do: ``image_shape`` is given, or the median feature's range
+          (max - min) is at least half of X's overall range (1.0 for MNIST's
+          and the digits' pixels); ``"feature"`` otherwise, for columns on
+          unrelated scales (0.002 for wine, 0.0001 for breast cancer, 0.38 for
+          iris). Decided by the data of the first ``fit`` or ``partial_fit``
+          (``docs/defaults.md``: each choice clustered better on its kind of
+          data, by 5 to 17 points).
         - ``"global"``: subtract each feature's mean and divide all features
           by one number, the root mean square of the features' standard
           deviations. Keeps the features' relative scales (right for images)
@@ -179,12 +210,22 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         the paper's units, and the paper's 0.5 is about 2.5 with
         ``"global"`` (``docs/fidelity.md``).
 
-    max_iter : int, default=100
+    max_iter : int or "auto", default="auto"
         Maximum number of epochs (passes over the training data) in ``fit``.
+        ``"auto"`` is a budget of about 600,000 training samples with MLP
+        networks and 120,000 with conv networks (``round(budget /
+        n_samples)`` epochs, at least 1, at most 100): 10 epochs (MLP, 95 s)
+        or 2 (conv, 3 minutes) for MNIST's 60,000 images on a 2-core CPU,
+        100 epochs for data sets below 6,000 rows (1,200 with conv). Pass an
+        int to train longer; ``fit`` stops earlier when the loss plateaus
+        (``tol``, ``n_iter_no_change``).
 
-    batch_size : int, default=128
-        Samples per training step; batches hold ``min(batch_size, n_samples)``
-        samples.
+    batch_size : int or "auto", default="auto"
+        Samples per training step; ``"auto"`` is 128 for MLP networks and 64
+        (the paper's) for conv networks: twice the steps for the same
+        samples, a lower reconstruction error, and clustering within the
+        seeds' spread of 128's (``docs/defaults.md``). Batches hold
+        ``min(batch_size, n_samples)`` samples.
 
     learning_rate_init : float, default=1e-3
         Learning rate of both Adam optimisers (autoencoder and critic).
@@ -375,13 +416,13 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "adversarial_weight": [Interval(Real, 0, None, closed="left")],
         "critic_regularization": [Interval(Real, 0, 1, closed="both")],
-        "architecture": [StrOptions({"mlp", "conv"})],
+        "architecture": [StrOptions({"auto", "mlp", "conv"})],
         "image_shape": ["array-like", None],
         "conv_width": [Interval(Integral, 1, _MAX_SIZE, closed="both")],
-        "n_scales": [Interval(Integral, 0, 30, closed="both")],
-        "scaling": [StrOptions({"global", "feature", "minmax"}), None],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "n_scales": [Interval(Integral, 0, 30, closed="both"), StrOptions({"auto"})],
+        "scaling": [StrOptions({"auto", "global", "feature", "minmax"}), None],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
@@ -397,19 +438,19 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def __init__(
         self,
-        n_components=32,
+        n_components=16,
         *,
         hidden_layer_sizes=(512, 256),
         dropout=0.0,
         adversarial_weight=0.5,
         critic_regularization=0.2,
-        architecture="mlp",
+        architecture="auto",
         image_shape=None,
-        conv_width=16,
-        n_scales=3,
-        scaling="global",
-        max_iter=100,
-        batch_size=128,
+        conv_width=8,
+        n_scales="auto",
+        scaling="auto",
+        max_iter="auto",
+        batch_size="auto",
         learning_rate_init=1e-3,
         tol=1e-4,
         early_stopping=False,
@@ -508,8 +549,9 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             if not continuing:
                 self._initialize(X_train, hidden_layer_sizes, rng, device)
             self._reset_progress(monitored=True)
-            outcome = self._train(X_train, X_val, self.max_iter, device, stop_early=True)
-        self._warn_about(outcome)
+            n_epochs = self._max_epochs(X_train.shape[0])
+            outcome = self._train(X_train, X_val, n_epochs, device, stop_early=True)
+        self._warn_about(outcome, n_epochs)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -590,8 +632,54 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
         return tuple(int(s) for s in sizes)
 
+    def _architecture(self):
+        """``architecture`` with ``"auto"`` resolved: conv for images, MLP otherwise."""
+        if self.architecture == "auto":
+            return "mlp" if self.image_shape is None else "conv"
+        return self.architecture
+
+    def _scaling(self, X):
+        """``scaling`` with ``"auto"`` resolved for the training data X.
+
+        ``"global"`` for images (``image_shape`` given) and for features that share
+        one range, as pixels do: the median feature's range (max - min, over the
+        features that vary) is at least half of X's overall range. ``"feature"``
+        otherwise: columns on unrelated scales. Never ``"minmax"`` or None.
+        """
+        if self.scaling != "auto":
+            return self.scaling
+        if self.image_shape is not None:
+            return "global"
+        return "global" if _shared_range(X) >= _SHARED_RANGE else "feature"
+
+    def _max_epochs(self, n_samples):
+        """``max_iter`` with ``"auto"`` resolved: the default budget in training samples."""
+        if self.max_iter != "auto":
+            return self.max_iter
+        budget = _AUTO_BUDGET[self._architecture()]
+        return int(min(_AUTO_MAX_EPOCHS, max(1, round(budget / n_samples))))
+
+    def _batch_size(self):
+        """``batch_size`` with ``"auto"`` resolved: 128 for MLP networks, 64 for conv."""
+        if self.batch_size != "auto":
+            return self.batch_size
+        return _AUTO_BATCH[self._architecture()]
+
+    def _n_scales(self, image_shape):
+        """``n_scales`` with ``"auto"`` resolved from the (validated) image shape.
+
+        Halve down to about 4 cells on the shorter side (of the sides longer than
+        1: a 1-D signal counts its length); 0 for MLP networks, which have none.
+        """
+        if self.n_scales != "auto":
+            return self.n_scales
+        if image_shape is None:
+            return 0
+        sides = [side for side in image_shape[1:] if side > 1] or [1]
+        return max(0, math.ceil(math.log2(min(sides) / 4)))
+
     def _check_dropout(self):
-        if self.dropout > 0 and self.architecture == "conv":
+        if self.dropout > 0 and self._architecture() == "conv":
             raise ValueError(
                 f"dropout={self.dropout} applies to architecture='mlp' only: the paper's "
                 "convolutional networks have no dropout layers. Use dropout=0 with "
@@ -602,7 +690,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """The validated ``(channels, height, width)``, or None for an MLP without one."""
         shape = self.image_shape
         if shape is None:
-            if self.architecture != "conv":
+            if self._architecture() != "conv":
                 return None
             return (1, 1, n_features)
         return _check_image_shape(shape, n_features, "X")
@@ -610,8 +698,8 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _check_same_networks(self, hidden_layer_sizes, how):
         """Refuse to continue training networks that the parameters no longer describe."""
         spec = self._network_spec
-        if self.architecture != spec.architecture:
-            current = {"architecture": self.architecture}
+        if self._architecture() != spec.architecture:
+            current = {"architecture": self._architecture()}
         elif spec.architecture == "mlp":
             current = {"n_components": self.n_components, "hidden_layer_sizes": hidden_layer_sizes}
         else:
@@ -619,7 +707,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 "n_components": self.n_components,
                 "image_shape": self._image_shape(spec.n_features),
                 "conv_width": self.conv_width,
-                "n_scales": self.n_scales,
+                "n_scales": self._n_scales(self._image_shape(spec.n_features)),
             }
         changed = [
             f"{name} changed from {getattr(spec, name)!r} to {value!r}"
@@ -667,7 +755,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         otherwise skacai's original (at the end, zeros, cropped before the loss
         and the critic).
         """
-        if self.architecture == "conv" and self.scaling == "minmax":
+        if self._architecture() == "conv" and self.scaling == "minmax":
             return {"pad_center": True, "pad_value": -1.0, "loss_on_padding": True}
         return {"pad_center": False, "pad_value": 0.0, "loss_on_padding": False}
 
@@ -675,13 +763,13 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Fresh scaling statistics, networks, optimiser state and generator."""
         image_shape = self._image_shape(X.shape[1])
         network_spec = NetworkSpec(
-            architecture=self.architecture,
+            architecture=self._architecture(),
             n_features=X.shape[1],
             n_components=self.n_components,
             hidden_layer_sizes=hidden_layer_sizes,
             image_shape=image_shape,
             conv_width=self.conv_width,
-            n_scales=self.n_scales,
+            n_scales=self._n_scales(image_shape),
             **self._padding(),
         )
         init_generator = torch.Generator().manual_seed(_draw_seed(rng))
@@ -690,14 +778,14 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             _check_network_memory(network_spec, X.shape[0], device)
             networks = build_networks(network_spec, init_generator, device)
         except ValueError as error:
-            if self.architecture == "conv" and self.image_shape is None:
+            if self._architecture() == "conv" and self.image_shape is None:
                 raise ValueError(
                     f"{error} image_shape=None reads each row as a 1-D signal; for "
                     "images pass image_shape=(channels, height, width)."
                 ) from None
             raise
         self.encoder_, self.decoder_, self.critic_ = networks
-        self.mean_, self.scale_ = _scaling_statistics(X, self.scaling)
+        self.mean_, self.scale_ = _scaling_statistics(X, self._scaling(X))
         self.image_shape_ = image_shape
         self._network_spec = network_spec
         self.device_ = str(device)
@@ -755,7 +843,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                         networks,
                         optimizers,
                         X_tensor,
-                        batch_size=min(self.batch_size, X.shape[0]),
+                        batch_size=min(self._batch_size(), X.shape[0]),
                         shuffle=self.shuffle,
                         generator=generator,
                         adversarial_weight=self.adversarial_weight,
@@ -802,7 +890,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return "diverged"
         return "max_iter" if stop_early and not converged else None
 
-    def _warn_about(self, outcome):
+    def _warn_about(self, outcome, n_epochs=None):
         """Warn the caller of fit / partial_fit about how training ended.
 
         Called after the training's rollback context, so that a warning turned
@@ -827,9 +915,14 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 stacklevel=_USER_FRAME,
             )
         elif outcome == "max_iter":
+            budget = (
+                f"max_iter={self.max_iter} epochs"
+                if self.max_iter != "auto"
+                else f"its default budget (max_iter='auto': {n_epochs} epochs of this data)"
+            )
             warnings.warn(
-                f"ACAITransformer stopped after max_iter={self.max_iter} epochs before "
-                "converging; increase max_iter if the loss is still falling.",
+                f"ACAITransformer stopped after {budget} before converging; "
+                "pass a larger max_iter (an int) if the loss is still falling.",
                 ConvergenceWarning,
                 stacklevel=_USER_FRAME,
             )
@@ -1532,6 +1625,22 @@ def _check_network_memory(spec, n_samples, device):
         f"on {device}.{hint} Otherwise use smaller hidden_layer_sizes, conv_width or "
         "n_components."
     )
+
+
+def _shared_range(X):
+    """The median range (max - min) of X's varying features, over X's overall range.
+
+    1 when most features span the whole range of the data (pixels); near 0 when
+    a few columns on large scales dominate it (raw tabular data). 1 for data
+    without spread (nothing to choose between).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        low, high = X.min(axis=0), X.max(axis=0)
+        ranges = (high / 2 - low / 2)[high > low]  # halved: finite for any finite X
+        total = high.max() / 2 - low.min() / 2
+    if ranges.size == 0 or not total > 0:
+        return 1.0
+    return float(np.median(ranges / total))
 
 
 def _scaling_statistics(X, scaling):

@@ -237,7 +237,7 @@ def test_warnings_are_one_line_each(capsys, files, tmp_path):
     assert code == 0
     assert err.splitlines() == [
         "skacai fit: warning: ACAITransformer stopped after max_iter=2 epochs before "
-        "converging; increase max_iter if the loss is still falling."
+        "converging; pass a larger max_iter (an int) if the loss is still falling."
     ]
     assert warnings.showwarning is original  # restored after the command
 
@@ -546,7 +546,17 @@ def test_usage_errors_exit_2(capsys, argv):
 def test_demo_keeps_its_max_iter_check(capsys):
     code, _, err = run(capsys, "demo", "--max-iter", "0")
     assert code == 2
-    assert err.splitlines()[-1] == "skacai demo: error: --max-iter must be at least 1"
+    assert err.splitlines()[-1] == (
+        "skacai demo: error: argument --max-iter: must be at least 1, got 0"
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "many", "1.5"])
+def test_fit_max_iter_is_a_positive_whole_number_or_auto(capsys, value):
+    code, _, err = run(capsys, "fit", "data.npy", "-o", "m", "--max-iter", value)
+    assert code == 2
+    assert err.splitlines()[-1].startswith("skacai fit: error: argument --max-iter: ")
+    assert repr(value) in err or value in err
 
 
 def test_interrupt_exits_130_with_one_line(capsys, files, tmp_path, monkeypatch):
@@ -688,7 +698,7 @@ def test_fit_in_a_subprocess(files, tmp_path):
     # Without pytest's warning filters the ConvergenceWarning shows, on one line.
     assert err.splitlines() == [
         "skacai fit: warning: ACAITransformer stopped after max_iter=2 epochs before "
-        "converging; increase max_iter if the loss is still falling."
+        "converging; pass a larger max_iter (an int) if the loss is still falling."
     ]
     assert ACAITransformer.load(model_path).n_features_in_ == N_FEATURES
 
@@ -701,3 +711,20 @@ def test_help_in_a_subprocess(command):
     code, out, err = _finish(_skacai_process(command, "--help", executable=executable))
     assert code == 0, err
     assert out.startswith(f"usage: skacai {command}")
+
+
+def test_fit_accepts_auto_for_the_budget_batch_and_architecture(capsys, files, tmp_path):
+    model_path = tmp_path / "auto.safetensors"
+    options = "--n-components 2 --hidden-layer-sizes 8 --random-state 0"
+    autos = "--max-iter auto --batch-size auto --architecture auto"
+    argv = ["fit", files / "data.npy", "-o", model_path, *options.split(), *autos.split()]
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    params = ACAITransformer.load(model_path).get_params()
+    assert (params["max_iter"], params["batch_size"], params["architecture"]) == (
+        "auto",
+        "auto",
+        "auto",
+    )
+    # 40 rows: the budget of 600,000 samples is capped at 100 epochs (or stops on a plateau)
+    assert "(max_iter=auto)" in out

@@ -282,7 +282,9 @@ def test_latent_geometry_arithmetic():
 
 def test_mlp_validates_and_records_an_image_shape_too():
     X = _data(30, 64)
-    mlp = ACAITransformer(4, hidden_layer_sizes=(8,), image_shape=(8, 8), max_iter=1).fit(X)
+    mlp = ACAITransformer(
+        4, hidden_layer_sizes=(8,), architecture="mlp", image_shape=(8, 8), max_iter=1
+    ).fit(X)
     assert mlp.image_shape_ == (1, 8, 8)
     assert ACAITransformer(4, hidden_layer_sizes=(8,), max_iter=1).fit(X).image_shape_ is None
     with pytest.raises(ValueError, match="describes 49 values"):

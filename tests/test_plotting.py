@@ -148,7 +148,7 @@ def test_interpolations_explicit_alphas_one_pair_and_row_labels(model, digits):
 def test_rgb_images_are_drawn_in_colour(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.uniform(size=(40, 3 * 4 * 5))
-    rgb = _fit(ACAITransformer(4, image_shape=(3, 4, 5), **SMALL), X)
+    rgb = _fit(ACAITransformer(4, architecture="mlp", image_shape=(3, 4, 5), **SMALL), X)
     fig = plot_interpolations(rgb, X[:2], X[2:4], n_steps=3, show_inputs=True)
     for ax in fig.axes:
         array = _images(ax)[0].get_array()

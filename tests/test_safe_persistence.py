@@ -109,6 +109,7 @@ def test_unfitted_model_and_unusual_parameters_round_trip(tmp_path, X):
         n_components=np.int64(3),
         hidden_layer_sizes=np.array([8, 4]),
         image_shape=[6, 6],
+        architecture="mlp",
         random_state=np.random.RandomState(7),
         max_iter=2,
     ).set_output(transform="pandas")
