@@ -120,12 +120,18 @@ def make_lines(n_samples=1000, *, image_size=32, random_state=None):
     >>> X.shape, angles.shape
     ((5, 1024), (5,))
     """
-    if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+    # bool is an int to Python, but make_lines(True) is a mistake, not one image.
+    if not _is_int(n_samples) or n_samples < 1:
         raise ValueError(f"n_samples must be a positive int, got {n_samples!r}.")
-    if not isinstance(image_size, (int, np.integer)) or image_size < 4:
+    if not _is_int(image_size) or image_size < 4:
         raise ValueError(f"image_size must be an int >= 4, got {image_size!r}.")
     angles = check_random_state(random_state).uniform(0, 2 * np.pi, n_samples)
     return _draw_lines(angles, image_size), angles
+
+
+def _is_int(value):
+    """An int or NumPy integer, not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def _draw_lines(angles, image_size):

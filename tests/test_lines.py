@@ -30,10 +30,15 @@ def test_make_lines_is_seeded_and_in_range():
     assert np.mean(X == -1) > 0.9  # mostly background
 
 
-@pytest.mark.parametrize("bad", [0, -3, 2.5])
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, np.True_])
 def test_make_lines_rejects_bad_sizes(bad):
     with pytest.raises(ValueError, match="n_samples must be a positive int"):
         make_lines(bad)
+
+
+def test_make_lines_rejects_a_bool_image_size():
+    with pytest.raises(ValueError, match="image_size must be an int >= 4, got True"):
+        make_lines(3, image_size=True)
 
 
 @pytest.mark.parametrize(
