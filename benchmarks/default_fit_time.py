@@ -19,15 +19,12 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
-import time
-import warnings
 from pathlib import Path
 
 import torch
-from sklearn.exceptions import ConvergenceWarning
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from defaults_sweep import DEFAULT_MNIST, score
+from defaults_sweep import DEFAULT_MNIST, score, timed_fit
 from quality import append
 
 from skacai import ACAITransformer, datasets
@@ -58,11 +55,7 @@ def main(argv=None):
         model = ACAITransformer(**MODELS[name], random_state=seed)
         if args.max_iter:
             model.set_params(max_iter=args.max_iter)
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(x_train)
-        seconds = time.perf_counter() - start
+        seconds = timed_fit(model, x_train)
         codes_train, codes_test = model.transform(x_train), model.transform(x_test)
         white_train, white_test = whiten(codes_train, codes_test)
         record = {

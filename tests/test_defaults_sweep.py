@@ -9,8 +9,8 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "defaults_sweep.py"
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("defaults_sweep", SCRIPT)
+def load_script(name="defaults_sweep"):
+    spec = importlib.util.spec_from_file_location(name, SCRIPT.with_name(f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -50,11 +50,7 @@ def test_image_sets_pass_their_shape_so_the_recipe_trains_conv_networks(tmp_path
 @pytest.mark.slow
 def test_the_umap_comparison_trains_acai_for_umaps_time(tmp_path):
     pytest.importorskip("umap")
-    spec = importlib.util.spec_from_file_location(
-        "umap_compare", SCRIPT.with_name("umap_compare.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("umap_compare")
     out = tmp_path / "umap.jsonl"
     argv = ["--n-train", "300", "--seeds", "0", "--equal-time", "--chunk", "100"]
     assert module.main([*argv, "--out", str(out)]) == 0
@@ -69,11 +65,7 @@ def test_the_default_fit_time_benchmark_times_the_defaults(tmp_path):
     data = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
     if not data.exists():
         pytest.skip("needs ../shared/data/mnist.npz")
-    spec = importlib.util.spec_from_file_location(
-        "default_fit_time", SCRIPT.with_name("default_fit_time.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("default_fit_time")
     out = tmp_path / "times.jsonl"
     argv = ["--n-train", "200", "--max-iter", "2", "--out", str(out)]
     assert module.main(argv) == 0
