@@ -125,16 +125,16 @@ def run_demo(*, max_iter="auto", random_state=0, n_seeds=3, plot=None, out=print
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=random_state
     )
-    k = ACAITransformer(**DEMO_PARAMS).n_components
+    defaults = ACAITransformer(**DEMO_PARAMS, max_iter=max_iter)
+    k = defaults.n_components
     seeds = list(range(random_state, random_state + n_seeds))
     names = ["raw pixels (64)", f"PCA ({k})", f"plain autoencoder ({k})", f"ACAI ({k})"]
     runs = {name: [] for name in names}
     first = {}
-    if max_iter == "auto":
-        epochs = ACAITransformer(**DEMO_PARAMS)._max_epochs(len(X_train))
-        budget = f"default parameters with image_shape=(8, 8) ({epochs} epochs)"
-    else:
-        budget = f"default parameters with image_shape=(8, 8), {max_iter} epochs"
+    epochs = defaults._max_epochs(len(X_train))
+    budget = f"default parameters with image_shape={DEMO_PARAMS['image_shape']}" + (
+        f" ({epochs} epochs)" if max_iter == "auto" else f", {epochs} epochs"
+    )
     out(
         f"skacai demo: scikit-learn digits, {len(X_train)} train / {len(X_test)} test images, "
         f"{budget}, model seeds {', '.join(map(str, seeds))}"

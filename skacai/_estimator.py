@@ -703,11 +703,12 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         elif spec.architecture == "mlp":
             current = {"n_components": self.n_components, "hidden_layer_sizes": hidden_layer_sizes}
         else:
+            image_shape = self._image_shape(spec.n_features)
             current = {
                 "n_components": self.n_components,
-                "image_shape": self._image_shape(spec.n_features),
+                "image_shape": image_shape,
                 "conv_width": self.conv_width,
-                "n_scales": self._n_scales(self._image_shape(spec.n_features)),
+                "n_scales": self._n_scales(image_shape),
             }
         changed = [
             f"{name} changed from {getattr(spec, name)!r} to {value!r}"
