@@ -19,12 +19,12 @@ def _auto_device_is_the_cpu(monkeypatch):
     ``device="cuda"``: ``tests/test_cuda.py`` and the CUDA cases in
     ``test_training.py``, ``test_persistence.py`` and ``test_safe_persistence.py``.
     """
-    from skacai import _estimator
+    from skacai import _device
 
-    resolve = _estimator._resolve_device
+    resolve = _device.resolve_device
 
     def resolve_auto_to_the_cpu(device):
         return resolve("cpu" if device == "auto" else device)
 
-    monkeypatch.setattr(_estimator, "_resolve_device", resolve_auto_to_the_cpu)
+    monkeypatch.setattr(_device, "resolve_device", resolve_auto_to_the_cpu)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")

@@ -117,6 +117,25 @@ def conclusion(rows, paired):
     )
 
 
+def print_table(rows, paired, out=print):
+    """The demo's table, its legend and its conclusion, one ``out`` call a line."""
+    out(f"{'features':<24}{'KMeans acc':>16}{'probe acc':>16}{'recon MSE':>16}{'fit s':>7}")
+    for row in rows:
+        mse = "-" if row.mse is None else _cell(row.mse, row.mse_std)
+        out(
+            f"{row.method:<24}{_cell(row.kmeans, row.kmeans_std):>16}"
+            f"{_cell(row.probe, row.probe_std):>16}{mse:>16}{row.seconds:>7.1f}"
+        )
+    out(f"{'ACAI - plain AE':<24}{_cell(*paired, signed=True):>16}")
+    out(
+        "Mean ± standard deviation over the model seeds (KMeans seeded alike). KMeans acc: "
+        "KMeans(10) fitted on the train features, test accuracy after Hungarian matching; "
+        "probe acc: logistic regression; recon MSE on the test split (pixel values 0-16); "
+        "ACAI - plain AE: KMeans acc, paired by seed."
+    )
+    out(conclusion(rows, paired))
+
+
 def run_demo(*, max_iter="auto", random_state=0, n_seeds=3, plot=None, out=print):
     """Train and compare the four representations over ``n_seeds`` model seeds
     (``random_state``, ``random_state + 1``, ...; one data split, from
@@ -162,21 +181,7 @@ def run_demo(*, max_iter="auto", random_state=0, n_seeds=3, plot=None, out=print
         float(np.mean(differences)),
         float(np.std(differences, ddof=1)) if n_seeds > 1 else 0.0,
     )
-    out(f"{'features':<24}{'KMeans acc':>16}{'probe acc':>16}{'recon MSE':>16}{'fit s':>7}")
-    for row in rows:
-        mse = "-" if row.mse is None else _cell(row.mse, row.mse_std)
-        out(
-            f"{row.method:<24}{_cell(row.kmeans, row.kmeans_std):>16}"
-            f"{_cell(row.probe, row.probe_std):>16}{mse:>16}{row.seconds:>7.1f}"
-        )
-    out(f"{'ACAI - plain AE':<24}{_cell(*paired, signed=True):>16}")
-    out(
-        "Mean ± standard deviation over the model seeds (KMeans seeded alike). KMeans acc: "
-        "KMeans(10) fitted on the train features, test accuracy after Hungarian matching; "
-        "probe acc: logistic regression; recon MSE on the test split (pixel values 0-16); "
-        "ACAI - plain AE: KMeans acc, paired by seed."
-    )
-    out(conclusion(rows, paired))
+    print_table(rows, paired, out)
     if plot is not None:
         models = {"ACAI": first[names[3]], "plain AE": first[names[2]]}
         save_interpolations(plot, models, X_test, y_test)
@@ -186,12 +191,13 @@ def run_demo(*, max_iter="auto", random_state=0, n_seeds=3, plot=None, out=print
 
 def save_interpolations(path, models, X, y, n_pairs=4, n_steps=8):
     """Rows of decoded interpolations between test digits of different classes."""
-    from skacai.plotting import _new_figure, plot_interpolations
+    from skacai._optional import new_figure
+    from skacai.plotting import plot_interpolations
 
     starts = np.array([np.flatnonzero(y == digit)[0] for digit in range(n_pairs)])
     ends = np.array([np.flatnonzero(y == digit + 5)[0] for digit in range(n_pairs)])
     rows_inches = n_pairs * 1.05 + 0.4
-    fig = _new_figure(figsize=(n_steps, rows_inches * len(models) + 0.4))
+    fig = new_figure(figsize=(n_steps, rows_inches * len(models) + 0.4))
     # A strip for the title above one subfigure per model.
     _, *subfigs = fig.subfigures(
         len(models) + 1, 1, height_ratios=[0.4] + [rows_inches] * len(models)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import inspect
 import math
-import threading
 import warnings
-from contextlib import ExitStack, contextmanager
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -17,38 +13,26 @@ import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from skacai import _persistence, _progress
-from skacai._memory import available_bytes, format_bytes
-from skacai._networks import NetworkSpec, build_networks, meta_networks, uncropped
-from skacai._sklearn_compat import Interval, StrOptions, _fit_context
-from skacai._training import (
-    TERM_NAMES,
-    Networks,
-    Optimizers,
-    StepGraph,
-    Workspace,
-    match_parameter_layout,
-    train_epoch,
+from skacai import _device, _fit_loop, _persistence, _progress, _scaling
+from skacai._inference import Model, batch_rows
+from skacai._networks import NETWORK_ATTRIBUTES, Networks, NetworkSpec, build_networks
+from skacai._rollback import map_tensors, module_on_cpu, unchanged_on_error
+from skacai._sklearn_compat import RANDOM_STATE, Integers, Interval, StrOptions, _fit_context
+from skacai._training import TERM_NAMES
+from skacai._validation import (
+    FLOAT_DTYPES,
+    check_image_shape,
+    checked,
+    interpolation_alphas,
+    is_int,
 )
 
-# precision -> the dtype of torch.autocast in each training step (None: no autocast).
-_AUTOCAST = {"float32": None, "bfloat16": torch.bfloat16}
-
-# Rows per forward pass in transform / inverse_transform / interpolate / score:
-# bounds their memory without changing their results.
-_INFERENCE_BATCH_SIZE = 4096
-# ... except for convolutional networks on a CPU: their activations (16 x 32 x 32
-# floats a row for MNIST) then stay in the caches, 2.7 times as fast as 4096 rows.
-_CONV_CPU_INFERENCE_BATCH_SIZE = 128
-_FLOAT_DTYPES = (np.float64, np.float32)
 # Warnings from _warn_about point at the user's call: _warn_about <- fit/partial_fit
 # <- the _fit_context wrapper <- the caller.
 _USER_FRAME = 4
-
-
 # The largest layer size (torch indexes some kernels with 32-bit ints).
 _MAX_SIZE = 2**31 - 1
 # max_iter="auto": about this many training samples (epochs x rows) per fit, by
@@ -57,10 +41,6 @@ _MAX_SIZE = 2**31 - 1
 _AUTO_BUDGET = {"mlp": 600_000, "conv": 120_000}
 _AUTO_MAX_EPOCHS = 100
 _AUTO_BATCH = {"mlp": 128, "conv": 64}
-# scaling="auto" scales all features by one number when the median feature's range
-# is at least this share of the data's overall range (1.0 for MNIST's and the
-# digits' pixels; 0.002 for wine, 0.0001 for breast cancer, 0.38 for iris).
-_SHARED_RANGE = 0.5
 
 
 class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -411,25 +391,25 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        "n_components": [Interval(Integral, 1, _MAX_SIZE, closed="both")],
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, _MAX_SIZE, closed="both")],
+        "n_components": [Integers(1, _MAX_SIZE, closed="both")],
+        "hidden_layer_sizes": ["array-like", Integers(1, _MAX_SIZE, closed="both")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "adversarial_weight": [Interval(Real, 0, None, closed="left")],
         "critic_regularization": [Interval(Real, 0, 1, closed="both")],
         "architecture": [StrOptions({"auto", "mlp", "conv"})],
         "image_shape": ["array-like", None],
-        "conv_width": [Interval(Integral, 1, _MAX_SIZE, closed="both")],
-        "n_scales": [Interval(Integral, 0, 30, closed="both"), StrOptions({"auto"})],
+        "conv_width": [Integers(1, _MAX_SIZE, closed="both")],
+        "n_scales": [Integers(0, 30, closed="both"), StrOptions({"auto"})],
         "scaling": [StrOptions({"auto", "global", "feature", "minmax"}), None],
-        "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "max_iter": [Integers(1, None, closed="left"), StrOptions({"auto"})],
+        "batch_size": [Integers(1, None, closed="left"), StrOptions({"auto"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [Integers(1, None, closed="left")],
         "shuffle": ["boolean"],
-        "random_state": ["random_state"],
+        "random_state": RANDOM_STATE,
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
         "device": [str],
@@ -537,18 +517,14 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ['adversarial', 'critic', 'critic_regularization', 'loss', 'reconstruction']
         """
         continuing = self.warm_start and hasattr(self, "encoder_")
-        rng = _random_state(self.random_state)
-        with _unchanged_on_error(self, in_place=continuing):
-            X = self._validate_input(X, reset=not continuing)
-            device = _resolve_device(self.device)
-            hidden_layer_sizes = self._hidden_layer_sizes()
-            self._check_dropout()
+        rng = _device.random_state(self.random_state)
+        with unchanged_on_error(self, in_place=continuing):
+            X, device, hidden_layer_sizes = self._prepare(X, reset=not continuing)
             if continuing:
                 self._check_same_networks(hidden_layer_sizes, "warm_start=True")
             X_train, X_val = self._split(X, rng)
             if not continuing:
                 self._initialize(X_train, hidden_layer_sizes, rng, device)
-            self._reset_progress(monitored=True)
             n_epochs = self._max_epochs(X_train.shape[0])
             outcome = self._train(X_train, X_val, n_epochs, device, stop_early=True)
         self._warn_about(outcome, n_epochs)
@@ -602,13 +578,10 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         4
         """
         first_call = not hasattr(self, "encoder_")
-        with _unchanged_on_error(self, in_place=not first_call):
-            X = self._validate_input(X, reset=first_call)
-            device = _resolve_device(self.device)
-            hidden_layer_sizes = self._hidden_layer_sizes()
-            self._check_dropout()
+        with unchanged_on_error(self, in_place=not first_call):
+            X, device, hidden_layer_sizes = self._prepare(X, reset=first_call)
             if first_call:
-                rng = _random_state(self.random_state)
+                rng = _device.random_state(self.random_state)
                 self._initialize(X, hidden_layer_sizes, rng, device)
             else:
                 self._check_same_networks(hidden_layer_sizes, "partial_fit")
@@ -616,16 +589,21 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._warn_about(outcome)
         return self
 
+    def _prepare(self, X, *, reset):
+        """The checks that open ``fit`` and ``partial_fit``: X, the device, the layers."""
+        X = self._validate_input(X, reset=reset)
+        device = _device.resolve_device(self.device)
+        hidden_layer_sizes = self._hidden_layer_sizes()
+        self._check_dropout()
+        return X, device, hidden_layer_sizes
+
     def _validate_input(self, X, *, reset):
-        return validate_data(self, X, dtype=_FLOAT_DTYPES, reset=reset)
+        return validate_data(self, X, dtype=FLOAT_DTYPES, reset=reset)
 
     def _hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
         sizes = (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
-        if not all(
-            isinstance(s, Integral) and not isinstance(s, bool) and 0 < s <= _MAX_SIZE
-            for s in sizes
-        ):
+        if not all(is_int(s) and 0 < s <= _MAX_SIZE for s in sizes):
             raise ValueError(
                 "hidden_layer_sizes must be a positive int or a sequence of positive "
                 f"ints (at most 2**31 - 1), got {self.hidden_layer_sizes!r}."
@@ -646,11 +624,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         features that vary) is at least half of X's overall range. ``"feature"``
         otherwise: columns on unrelated scales. Never ``"minmax"`` or None.
         """
-        if self.scaling != "auto":
-            return self.scaling
-        if self.image_shape is not None:
-            return "global"
-        return "global" if _shared_range(X) >= _SHARED_RANGE else "feature"
+        return _scaling.resolve(self.scaling, X, images=self.image_shape is not None)
 
     def _max_epochs(self, n_samples):
         """``max_iter`` with ``"auto"`` resolved: the default budget in training samples."""
@@ -693,27 +667,22 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             if self._architecture() != "conv":
                 return None
             return (1, 1, n_features)
-        return _check_image_shape(shape, n_features, "X")
+        return check_image_shape(shape, n_features, "X")
 
     def _check_same_networks(self, hidden_layer_sizes, how):
         """Refuse to continue training networks that the parameters no longer describe."""
         spec = self._network_spec
-        if self._architecture() != spec.architecture:
-            current = {"architecture": self._architecture()}
+        current = self._network_spec_for(spec.n_features, hidden_layer_sizes)
+        if current.architecture != spec.architecture:
+            compared = ("architecture",)
         elif spec.architecture == "mlp":
-            current = {"n_components": self.n_components, "hidden_layer_sizes": hidden_layer_sizes}
+            compared = ("n_components", "hidden_layer_sizes")
         else:
-            image_shape = self._image_shape(spec.n_features)
-            current = {
-                "n_components": self.n_components,
-                "image_shape": image_shape,
-                "conv_width": self.conv_width,
-                "n_scales": self._n_scales(image_shape),
-            }
+            compared = ("n_components", "image_shape", "conv_width", "n_scales")
         changed = [
-            f"{name} changed from {getattr(spec, name)!r} to {value!r}"
-            for name, value in current.items()
-            if value != getattr(spec, name)
+            f"{name} changed from {getattr(spec, name)!r} to {getattr(current, name)!r}"
+            for name in compared
+            if getattr(current, name) != getattr(spec, name)
         ]
         if changed:
             does, remedy = {
@@ -760,12 +729,12 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return {"pad_center": True, "pad_value": -1.0, "loss_on_padding": True}
         return {"pad_center": False, "pad_value": 0.0, "loss_on_padding": False}
 
-    def _initialize(self, X, hidden_layer_sizes, rng, device):
-        """Fresh scaling statistics, networks, optimiser state and generator."""
-        image_shape = self._image_shape(X.shape[1])
-        network_spec = NetworkSpec(
+    def _network_spec_for(self, n_features, hidden_layer_sizes):
+        """The networks that the parameters describe for ``n_features`` inputs."""
+        image_shape = self._image_shape(n_features)
+        return NetworkSpec(
             architecture=self._architecture(),
-            n_features=X.shape[1],
+            n_features=n_features,
             n_components=self.n_components,
             hidden_layer_sizes=hidden_layer_sizes,
             image_shape=image_shape,
@@ -773,10 +742,14 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             n_scales=self._n_scales(image_shape),
             **self._padding(),
         )
-        init_generator = torch.Generator().manual_seed(_draw_seed(rng))
+
+    def _initialize(self, X, hidden_layer_sizes, rng, device):
+        """Fresh scaling statistics, networks, optimiser state and generator."""
+        network_spec = self._network_spec_for(X.shape[1], hidden_layer_sizes)
+        init_generator = torch.Generator().manual_seed(_device.draw_seed(rng))
         # Raises ValueError for an impossible geometry, before anything is set.
         try:
-            _check_network_memory(network_spec, X.shape[0], device)
+            _device.check_network_memory(network_spec, X.shape[0], device)
             networks = build_networks(network_spec, init_generator, device)
         except ValueError as error:
             if self._architecture() == "conv" and self.image_shape is None:
@@ -785,111 +758,69 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     "images pass image_shape=(channels, height, width)."
                 ) from None
             raise
-        self.encoder_, self.decoder_, self.critic_ = networks
-        self.mean_, self.scale_ = _scaling_statistics(X, self._scaling(X))
-        self.image_shape_ = image_shape
+        for name, network in zip(NETWORK_ATTRIBUTES, networks, strict=True):
+            setattr(self, name, network)
+        self.mean_, self.scale_ = _scaling.statistics(X, self._scaling(X))
+        self.image_shape_ = network_spec.image_shape
         self._network_spec = network_spec
         self.device_ = str(device)
         self._optimizer_states = None
-        self._generator_state = (
-            str(device),
-            torch.Generator(device=device).manual_seed(_draw_seed(rng)).get_state(),
-        )
+        self._generator_state = _device.new_generator_state(rng, device)
         self.n_iter_ = 0
         self.loss_curve_ = []
         self.history_ = {name: [] for name in ("loss", *TERM_NAMES)}
-        self._reset_progress(monitored=False)
+        self._keep_progress(None)
 
-    def _reset_progress(self, *, monitored):
-        """Start the convergence bookkeeping of one fit (None when nothing is monitored)."""
-        validating = monitored and self.early_stopping
-        self.best_loss_ = np.inf if monitored and not validating else None
-        self.validation_scores_ = [] if validating else None
-        self.best_validation_score_ = -np.inf if validating else None
+    def _keep_progress(self, monitor):
+        """The convergence record of the last fit (None where nothing was monitored)."""
+        monitored = monitor is not None
+        self.best_loss_ = monitor.best_loss if monitored else None
+        self.validation_scores_ = monitor.validation_scores if monitored else None
+        self.best_validation_score_ = monitor.best_validation_score if monitored else None
 
     def _train(self, X, X_val, n_epochs, device, *, stop_early):
         """Train up to ``n_epochs``; return how it ended, for :meth:`_warn_about`."""
         networks = self._networks_on(device)
-        optimizers = self._optimizers(networks)
-        generator = self._generator(device)
+        optimizers = _fit_loop.make_optimizers(
+            networks, self._optimizer_states, self.learning_rate_init, self.device_
+        )
+        generator = _device.restore_generator(self._generator_state, device)
         X_tensor = self._to_tensor(X, device)
         X_val_tensor = None if X_val is None else self._to_tensor(X_val, device)
-        padded = self._network_spec.loss_on_padding
-        if padded:  # the decoder returns, and the loss covers, the whole padded image
-            pad = self.encoder_.geometry.pad
-            X_tensor = pad(X_tensor).flatten(start_dim=1)
-            if X_val_tensor is not None:
-                X_val_tensor = pad(X_val_tensor).flatten(start_dim=1)
-        workspace = Workspace(X_tensor.device, X_tensor.dtype)  # buffers shared by the epochs
-        # On a GPU, full batches replay the step captured as one CUDA graph (dropout
-        # masks are drawn inside the step, so models with dropout train eagerly).
-        graph = StepGraph() if _captures(device) and self.dropout == 0 else None
-        best_state = None
-        no_improvement = 0
-        converged = diverged = interrupted = False
-        for module in networks:
-            module.train()
+        monitor = (
+            _fit_loop.EarlyStopping(self.tol, self.n_iter_no_change, X_val_tensor)
+            if stop_early
+            else None
+        )
+        settings = _fit_loop.StepSettings(
+            batch_size=min(self._batch_size(), X.shape[0]),
+            shuffle=self.shuffle,
+            adversarial_weight=self.adversarial_weight,
+            critic_regularization=self.critic_regularization,
+            dropout=self.dropout,
+            precision=self.precision,
+            padded=self._network_spec.loss_on_padding,
+        )
         bar = _progress.training_bar(self.verbose, n_epochs, X.shape[0])
-        training_context = ExitStack()
-        if padded:
-            training_context.enter_context(uncropped(networks.decoder))
-        if self.precision == "float32":
-            training_context.enter_context(_float32_convolutions(device))
         try:
-            for epoch in range(n_epochs):
-                bar.set_description_str(f"ACAI epoch {epoch + 1}/{n_epochs}", refresh=False)
-                last_good = _snapshot(networks, optimizers, generator)
-                try:
-                    terms = train_epoch(
-                        networks,
-                        optimizers,
-                        X_tensor,
-                        batch_size=min(self._batch_size(), X.shape[0]),
-                        shuffle=self.shuffle,
-                        generator=generator,
-                        adversarial_weight=self.adversarial_weight,
-                        critic_regularization=self.critic_regularization,
-                        dropout=self.dropout,
-                        on_batch=bar.update,
-                        workspace=workspace,
-                        autocast_dtype=_AUTOCAST[self.precision],
-                        graph=graph,
-                    )
-                except KeyboardInterrupt:
-                    _restore(networks, optimizers, generator, last_good)
-                    interrupted = True
-                    break
-                # The losses are those before each step, so the last step's update
-                # can poison the weights while the epoch's losses are still finite.
-                if not (np.all(np.isfinite(list(terms.values()))) and _weights_finite(networks)):
-                    _restore(networks, optimizers, generator, last_good)
-                    diverged = True
-                    break
-                self._record(terms, bar)
-                if not stop_early:
-                    continue
-                improved, no_improvement = self._track_progress(
-                    networks, X_val_tensor, terms, no_improvement
-                )
-                if improved and X_val_tensor is not None:
-                    best_state = _module_states(networks)
-                if no_improvement >= self.n_iter_no_change:
-                    converged = True
-                    break
+            outcome = _fit_loop.run_epochs(
+                networks,
+                optimizers,
+                generator,
+                X_tensor,
+                n_epochs,
+                settings,
+                monitor=monitor,
+                record=lambda terms: self._record(terms, bar),
+                bar=bar,
+            )
         finally:
-            training_context.close()
             bar.close()
-            for module in networks:
-                module.eval()
             self._optimizer_states = tuple(opt.state_dict() for opt in optimizers)
             self._generator_state = (str(device), generator.get_state())
-        if best_state is not None:
-            _load_state(networks, best_state)
-        if interrupted:
-            return "interrupted"
-        if diverged:
-            return "diverged"
-        return "max_iter" if stop_early and not converged else None
+        if stop_early:
+            self._keep_progress(monitor)
+        return outcome
 
     def _warn_about(self, outcome, n_epochs=None):
         """Warn the caller of fit / partial_fit about how training ended.
@@ -940,81 +871,22 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             parts = ", ".join(f"{name} = {terms[name]:.6f}" for name in TERM_NAMES)
             _progress.tqdm.write(f"Iteration {self.n_iter_}, loss = {loss:.6f} ({parts})")
 
-    def _track_progress(self, networks, X_val, terms, no_improvement):
-        """Update the best score; return (improved, epochs without improvement)."""
-        if X_val is None:
-            score, best = -terms["reconstruction"], -self.best_loss_
-        else:
-            with torch.no_grad():
-                reconstruction = networks.decoder(networks.encoder(X_val))
-            score = -float((reconstruction - X_val).square().mean())
-            self.validation_scores_.append(score)
-            best = self.best_validation_score_
-        no_improvement = no_improvement + 1 if score < best + self.tol else 0
-        improved = score > best
-        if improved and X_val is None:
-            self.best_loss_ = -score
-        elif improved:
-            self.best_validation_score_ = score
-        return improved, no_improvement
-
     def _networks_on(self, device):
-        networks = Networks(self.encoder_, self.decoder_, self.critic_)
+        networks = Networks.of(self)
         if str(device) != self.device_:
             for module in networks:
                 module.to(device)
             self.device_ = str(device)
         return networks
 
-    def _optimizers(self, networks):
-        device = torch.device(self.device_)
-        fused = device.type in ("cpu", "cuda")
-        capturable = _captures(device)  # Adam's step counts stay on the GPU (CUDA graphs)
-        optimizers = Optimizers(
-            *(
-                torch.optim.Adam(parameters, fused=fused, capturable=capturable)
-                for parameters in (
-                    networks.autoencoder_parameters(),
-                    networks.critic_parameters(),
-                )
-            )
-        )
-        if self._optimizer_states is not None:
-            for optimizer, state in zip(optimizers, self._optimizer_states, strict=True):
-                optimizer.load_state_dict(state)
-                match_parameter_layout(optimizer)
-        for optimizer in optimizers:
-            for group in optimizer.param_groups:  # not the saved ones: another device's
-                group.update(lr=self.learning_rate_init, fused=fused, capturable=capturable)
-        return optimizers
-
-    def _generator(self, device):
-        saved_device, state = self._generator_state
-        generator = torch.Generator(device=device)
-        if saved_device == str(device):
-            generator.set_state(state)
-        else:  # generator states do not transfer between device types
-            digest = hashlib.sha256(state.numpy().tobytes()).digest()
-            generator.manual_seed(int.from_bytes(digest[:8], "little") >> 1)
-        return generator
-
     def _to_tensor(self, X, device):
-        """X scaled and in float32 for training; ValueError where float32 overflows."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            scaled = ((X - self.mean_) / self._divisor()).astype(np.float32)
-        if not np.isfinite(scaled).all():
-            if self.scaling is None:
-                hint = "rescale X (e.g. divide it by a constant) or use scaling='global'"
-            else:
-                hint = (
-                    "X is on a vastly larger scale than the data that fixed mean_ and "
-                    "scale_ (the first fit or partial_fit); rescale X or fit anew"
-                )
-            raise ValueError(
-                f"X has values beyond float32's range (about 3.4e38) after scaling "
-                f"(scaling={self.scaling!r}), and training runs in float32: {hint}."
-            )
-        return torch.from_numpy(scaled).to(device)
+        """X scaled and in float32 for training (the loss's padding added where it
+        covers the padded image); ValueError where float32 overflows."""
+        scaled = _scaling.to_float32(X, self.mean_, self.scale_, self.scaling)
+        tensor = torch.from_numpy(scaled).to(device)
+        if self._network_spec.loss_on_padding:
+            tensor = self.encoder_.geometry.pad(tensor).flatten(start_dim=1)
+        return tensor
 
     # -------------------------------------------------------------- inference
 
@@ -1057,7 +929,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         check_is_fitted(self)
         X = self._validate_input(X, reset=False)
-        return _checked(self._encode(X), "transform", X.dtype)
+        return checked(self._inference().encode(X, self._n_features_out), "transform", X.dtype)
 
     def inverse_transform(self, X):
         """Decode latent codes back to the input space (in the input's units).
@@ -1097,7 +969,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         (1, 8)
         """
         check_is_fitted(self)
-        codes = check_array(X, dtype=_FLOAT_DTYPES, input_name="X")
+        codes = check_array(X, dtype=FLOAT_DTYPES, input_name="X")
         n_components = self._network_spec.n_components
         if codes.shape[1] != n_components:
             raise ValueError(
@@ -1105,7 +977,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"(n_components of the fitted model), got {codes.shape[1]}; pass "
                 "the output of transform."
             )
-        return _checked(self._decode(codes), "inverse_transform", codes.dtype)
+        return checked(self._inference().decode(codes), "inverse_transform", codes.dtype)
 
     def interpolate(self, X_start, X_end, n_steps=None, *, alphas=None):
         """Decode convex combinations of the codes of paired rows.
@@ -1163,7 +1035,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         (2, 3, 8)
         """
         check_is_fitted(self)
-        alphas = _interpolation_alphas(n_steps, alphas)
+        alphas = interpolation_alphas(n_steps, alphas)
         X_start = self._validate_input(X_start, reset=False)
         X_end = self._validate_input(X_end, reset=False)
         if X_start.shape != X_end.shape:
@@ -1174,12 +1046,13 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         with np.errstate(over="ignore", invalid="ignore"):  # checked below
             X_end = X_end.astype(X_start.dtype, copy=False)
             a = alphas.astype(X_start.dtype)[None, :, None]
-            z_start = self._encode(X_start, "interpolate (encoding X_start)")
-            z_end = self._encode(X_end, "interpolate (encoding X_end)")
+            model, n_components = self._inference(), self._n_features_out
+            z_start = model.encode(X_start, n_components, "interpolate (encoding X_start)")
+            z_end = model.encode(X_end, n_components, "interpolate (encoding X_end)")
             codes = (1 - a) * z_start[:, None, :] + a * z_end[:, None, :]
         n_pairs, n_alphas, n_components = codes.shape
-        frames = self._decode(codes.reshape(n_pairs * n_alphas, n_components), "interpolate")
-        return _checked(frames.reshape(n_pairs, n_alphas, -1), "interpolate", X_start.dtype)
+        frames = model.decode(codes.reshape(n_pairs * n_alphas, n_components), "interpolate")
+        return checked(frames.reshape(n_pairs, n_alphas, -1), "interpolate", X_start.dtype)
 
     def score_samples(self, X):
         """Negative mean squared reconstruction error of each sample.
@@ -1262,57 +1135,25 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         scores = self._score_samples(X, "score")
         with np.errstate(over="ignore"):
-            return float(_checked(np.mean(scores), "score", scores.dtype))
+            return float(checked(np.mean(scores), "score", scores.dtype))
 
     def _score_samples(self, X, method):
         check_is_fitted(self)
         X = self._validate_input(X, reset=False)
+        scores = self._inference().score_samples(X, self._n_features_out, method)
+        return checked(scores, method, X.dtype)
 
-        def score(batch):  # batch by batch, so that no temporary is the size of X
-            reconstruction = self._decode(self._encode(batch))
-            squared = np.square(batch - reconstruction, dtype=np.float64)
-            return -np.mean(squared, axis=1, keepdims=True)
-
-        bar = self._inference_bar(method, X)
-        scores = _map_batches(score, X, 1, self._inference_rows(), dtype=np.float64, bar=bar)
-        scores = scores[:, 0]
-        return _checked(scores, method, X.dtype)
-
-    def _inference_bar(self, method, X):
-        """A progress bar over X's rows for a long call when verbose, else a no-op."""
-        return _progress.inference_bar(self.verbose, method, X.shape[0], self._inference_rows())
-
-    def _inference_rows(self):
-        """Rows per forward pass of the inference methods."""
-        if self._network_spec.architecture == "conv" and torch.device(self.device_).type == "cpu":
-            return min(_INFERENCE_BATCH_SIZE, _CONV_CPU_INFERENCE_BATCH_SIZE)
-        return _INFERENCE_BATCH_SIZE
-
-    def _divisor(self):
-        """``scale_`` with 1 for features without spread (decoded as their ``mean_``)."""
-        return np.where(self.scale_ > 0, self.scale_, 1.0)
-
-    def _encode(self, X, method="transform"):
-        """X -> codes, computed batch by batch in X's precision (float32 or float64)."""
-        run = _Runner(self.encoder_, self.device_, X.dtype)
-        divisor = self._divisor()
-
-        def encode(batch):
-            return run((batch - self.mean_) / divisor)
-
-        bar = self._inference_bar(method, X)
-        rows = self._inference_rows()
-        return _map_batches(encode, X, self._network_spec.n_components, rows, bar=bar)
-
-    def _decode(self, codes, method="inverse_transform"):
-        """Codes -> data in the input's units, batch by batch in the codes' precision."""
-        run = _Runner(self.decoder_, self.device_, codes.dtype)
-
-        def decode(batch):
-            return run(batch) * self.scale_ + self.mean_
-
-        bar = self._inference_bar(method, codes)
-        return _map_batches(decode, codes, self.n_features_in_, self._inference_rows(), bar=bar)
+    def _inference(self):
+        """The fitted networks and scaling as a batched inference engine."""
+        return Model(
+            self.encoder_,
+            self.decoder_,
+            self.mean_,
+            self.scale_,
+            device=self.device_,
+            rows=batch_rows(self._network_spec.architecture, self.device_),
+            verbose=self.verbose,
+        )
 
     @property
     def _n_features_out(self):
@@ -1434,11 +1275,11 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # scikit-learn records and checks its own version (_sklearn_version).
         versions = _persistence.versions()
         state["_skacai_versions"] = {name: versions[name] for name in ("skacai", "torch")}
-        for name in ("encoder_", "decoder_", "critic_"):
+        for name in NETWORK_ATTRIBUTES:
             if name in state:
-                state[name] = _module_on_cpu(state[name])
+                state[name] = module_on_cpu(state[name])
         if state.get("_optimizer_states") is not None:
-            state["_optimizer_states"] = _map_tensors(
+            state["_optimizer_states"] = map_tensors(
                 lambda tensor: tensor.to("cpu"), state["_optimizer_states"]
             )
         if "device_" in state:
@@ -1461,427 +1302,3 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
-
-
-# ---------------------------------------------------------------- helpers
-
-
-@contextmanager
-def _unchanged_on_error(estimator, *, in_place=False):
-    """Leave the estimator exactly as it was if the block raises, and re-raise.
-
-    Attributes are restored by reference, which suffices when the block only
-    assigns them (validation, a fresh fit's new networks). With
-    ``in_place=True`` (training continues the fitted networks) what training
-    mutates in place is saved too: the networks' weights and device, the
-    optimiser states (whose tensors the live optimisers share and update) and
-    the lengths of the append-only history lists.
-    """
-    saved = dict(estimator.__dict__)
-    if in_place:
-        networks = [saved[name] for name in ("encoder_", "decoder_", "critic_")]
-        weights = _module_states(networks)
-        optimizer_states = _map_tensors(torch.Tensor.clone, saved.get("_optimizer_states"))
-        histories = [saved["loss_curve_"], *saved["history_"].values()]
-        lengths = [len(values) for values in histories]
-    try:
-        yield
-    except BaseException:
-        estimator.__dict__.clear()
-        estimator.__dict__.update(saved)
-        if in_place:
-            for module in networks:
-                module.to(saved["device_"])
-            _load_state(networks, weights)
-            estimator._optimizer_states = optimizer_states
-            for values, length in zip(histories, lengths, strict=True):
-                del values[length:]
-        raise
-
-
-def _map_tensors(function, value):
-    """``value`` (nested dicts, lists and tuples, e.g. optimiser states) with
-    ``function`` applied to every tensor in it."""
-    if isinstance(value, torch.Tensor):
-        return function(value)
-    if isinstance(value, dict):
-        return {key: _map_tensors(function, item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_map_tensors(function, item) for item in value)
-    return value
-
-
-def _check_image_shape(image_shape, n_features, subject):
-    """``image_shape`` as ``(channels, height, width)``, checked against ``n_features``.
-
-    ``subject`` names what has ``n_features`` features in the error ("X", "the model").
-    """
-    shape = tuple(image_shape) if np.ndim(image_shape) == 1 else ()
-    valid = len(shape) in (2, 3) and all(
-        isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in shape
-    )
-    if not valid:
-        raise ValueError(
-            "image_shape must be (channels, height, width) or (height, width) "
-            f"with positive ints, got {image_shape!r}."
-        )
-    shape = tuple(int(s) for s in ((1, *shape) if len(shape) == 2 else shape))
-    if math.prod(shape) != n_features:
-        raise ValueError(
-            f"image_shape={image_shape!r} describes {math.prod(shape)} values per sample "
-            f"but {subject} has {n_features} features. Give the shape of one image, with "
-            "channels * height * width == n_features."
-        )
-    return shape
-
-
-def _random_state(random_state):
-    """A private RandomState: seeded from ``random_state``, or from OS entropy for None.
-
-    ``check_random_state(None)`` would return NumPy's global generator, which
-    skacai promises never to draw from.
-    """
-    if random_state is None:
-        return np.random.RandomState(np.random.SeedSequence().generate_state(4))
-    return check_random_state(random_state)
-
-
-def _draw_seed(rng):
-    return int(rng.randint(0, 2**31 - 1))
-
-
-_FLOAT32_LOCK = threading.Lock()
-_float32_users = [0, None]  # blocks inside _float32_convolutions, the setting they replaced
-
-
-@contextmanager
-def _float32_convolutions(device):
-    """Full float32 convolutions on CUDA for the block (cuDNN's default is TF32).
-
-    TF32 keeps 10 mantissa bits; the paper trained in float32. The setting is
-    process-wide, so concurrent blocks (fits in several threads) share it: the
-    first to enter replaces it, the last to leave restores it. No effect on
-    other devices.
-    """
-    if torch.device(device).type != "cuda":
-        yield
-        return
-    flags = torch.backends.cudnn.conv
-    with _FLOAT32_LOCK:
-        if _float32_users[0] == 0:
-            _float32_users[1] = flags.fp32_precision
-            flags.fp32_precision = "ieee"
-        _float32_users[0] += 1
-    try:
-        yield
-    finally:
-        with _FLOAT32_LOCK:
-            _float32_users[0] -= 1
-            if _float32_users[0] == 0:
-                flags.fp32_precision = _float32_users[1]
-
-
-def _captures(device):
-    """Whether training on ``device`` replays CUDA graphs (and so needs capturable Adam)."""
-    return torch.device(device).type == "cuda"
-
-
-def _resolve_device(device):
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda' or 'cuda:N'."
-        ) from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but CUDA is not available on this "
-            "machine; use device='cpu' or device='auto'."
-        )
-    return resolved
-
-
-def _check_network_memory(spec, n_samples, device):
-    """MemoryError, before anything is allocated, for networks that cannot fit in memory.
-
-    Counts four float32 copies of every weight (the weight, its gradient and
-    Adam's two moments); activations come on top. Data passed transposed (a
-    few rows of very many columns) is the usual cause, and the message says so.
-    """
-    n_weights = sum(p.numel() for network in meta_networks(spec) for p in network.parameters())
-    needed, available = 16 * n_weights, available_bytes(device)
-    if available is None or needed <= available:
-        return
-    hint = (
-        f" X has {n_samples:,} rows of {spec.n_features:,} features: if its rows are "
-        "features, pass X.T."
-        if spec.n_features > n_samples
-        else ""
-    )
-    raise MemoryError(
-        f"The networks for {spec.n_features:,} features ({n_weights:,} weights) need "
-        f"{format_bytes(needed)} to train, more than the {format_bytes(available)} free "
-        f"on {device}.{hint} Otherwise use smaller hidden_layer_sizes, conv_width or "
-        "n_components."
-    )
-
-
-def _shared_range(X):
-    """The median range (max - min) of X's varying features, over X's overall range.
-
-    1 when most features span the whole range of the data (pixels); near 0 when
-    a few columns on large scales dominate it (raw tabular data). 1 for data
-    without spread (nothing to choose between).
-    """
-    with np.errstate(over="ignore", invalid="ignore"):
-        low, high = X.min(axis=0), X.max(axis=0)
-        ranges = (high / 2 - low / 2)[high > low]  # halved: finite for any finite X
-        total = high.max() / 2 - low.min() / 2
-    if ranges.size == 0 or not total > 0:
-        return 1.0
-    return float(np.median(ranges / total))
-
-
-def _scaling_statistics(X, scaling):
-    """``mean_`` and ``scale_`` for ``scaling``; ``scale_`` is 0 where the spread is none.
-
-    A spread counts as none when it is within rounding error of the values'
-    magnitude (scikit-learn's ``StandardScaler`` rule), never by an absolute
-    threshold, so data of any magnitude down to the smallest normal float64
-    scales alike. ``"feature"`` judges each feature by its own spread;
-    ``"global"`` and ``"minmax"`` have one spread for all features.
-    """
-    n_samples, n_features = X.shape
-    if scaling is None:
-        return np.zeros(n_features), np.ones(n_features)
-    X = X.astype(np.float64, copy=False)
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):  # checked below
-        if scaling == "minmax":
-            # Halved before adding, so that the midpoint of any finite range is finite.
-            low, high = X.min(), X.max()
-            mean = np.full(n_features, low / 2 + high / 2)
-            std = np.full(n_features, high / 2 - low / 2)
-            center = np.abs(mean)
-        else:
-            mean, std = _column_moments(X)
-            center = np.abs(mean)
-            if scaling == "global":
-                # The root mean square of the stds, computed without squaring tiny stds
-                # to zero or huge ones to infinity.
-                peak = std.max()
-                pooled = peak * np.sqrt(np.mean(np.square(std / peak))) if peak > 0 else 0.0
-                std = np.full(n_features, pooled)
-                center = np.full(n_features, center.max())
-    if not (np.isfinite(mean).all() and np.isfinite(std).all()):
-        raise ValueError(
-            f"scaling={scaling!r} cannot scale X: its mean or spread overflows float64 "
-            "(values near 1.8e308). Divide X by a constant first."
-        )
-    constant = _no_spread(std, center, n_samples)
-    tiny = np.finfo(np.float64).tiny
-    if np.any(~constant & (std < tiny)):
-        warnings.warn(
-            f"X varies by less than the smallest normal float64 ({tiny:.3g}) "
-            f"(scaling={scaling!r}), where numbers lose precision: its codes will not "
-            "match those of the same data at a larger scale. Multiply X by a constant "
-            "(e.g. 1e300) first.",
-            UserWarning,
-            stacklevel=4,
-        )
-    return mean, np.where(constant, 0.0, std)
-
-
-def _column_moments(X):
-    """Per-column mean and standard deviation, free of under- and overflow.
-
-    Columns whose values are so small that their squares underflow (below
-    about 1e-154), or so large that they overflow, are divided by their
-    largest magnitude first; other data take NumPy's direct path.
-    """
-    low, high = X.min(axis=0), X.max(axis=0)
-    peak = np.maximum(-low, high)  # max |x| without a copy of X
-    if np.all((peak == 0) | ((peak > 1e-150) & (peak < 1e150))):
-        mean, std = X.mean(axis=0), X.std(axis=0)
-    else:
-        peak = np.where(peak > 0, peak, 1.0)
-        unit = X / peak
-        mean, std = peak * unit.mean(axis=0), peak * unit.std(axis=0)
-    # A constant column's mean is its value exactly (a sum would round it).
-    return np.where(low == high, high, mean), np.where(low == high, 0.0, std)
-
-
-def _no_spread(std, center, n_samples):
-    """Whether a spread is within rounding error of nothing (``StandardScaler``'s rule,
-    ``var <= n eps var + (n eps mean)**2``, in standard deviations so that nothing
-    squares to zero)."""
-    eps = np.finfo(np.float64).eps
-    return std * (1.0 - np.sqrt(n_samples * eps)) <= n_samples * eps * center
-
-
-def _interpolation_alphas(n_steps, alphas):
-    if alphas is None:
-        n_steps = 10 if n_steps is None else n_steps
-        if not isinstance(n_steps, Integral) or isinstance(n_steps, bool) or n_steps < 2:
-            raise ValueError(f"n_steps must be an int >= 2 (both ends), got {n_steps!r}.")
-        return np.linspace(0.0, 1.0, n_steps)
-    if n_steps is not None:
-        raise ValueError("Give either n_steps or alphas to interpolate, not both.")
-    alphas = check_array(
-        alphas,
-        ensure_2d=False,
-        ensure_min_samples=0,
-        ensure_min_features=0,
-        dtype=np.float64,
-        input_name="alphas",
-    )
-    if alphas.ndim != 1:
-        raise ValueError(f"alphas must be 1-D, got shape {alphas.shape}.")
-    if alphas.size == 0:
-        raise ValueError("alphas must hold at least one mixing coefficient, got none.")
-    if np.any((alphas < 0) | (alphas > 1)):
-        raise ValueError(
-            "alphas must lie in [0, 1]: 0 decodes X_start's code, 1 X_end's; "
-            f"got values from {alphas.min()} to {alphas.max()}."
-        )
-    return alphas
-
-
-class _Runner:
-    """Evaluates a module on NumPy batches in a given precision, without changing it.
-
-    float64 batches run on a float64 copy of the module (an exact upcast), so
-    a sample's result does not depend on the other rows of its batch beyond
-    float64 rounding, as scikit-learn's invariance checks require; float32
-    batches use the module as it is.
-    """
-
-    def __init__(self, module, device, dtype):
-        self.device = device
-        self.dtype = np.dtype(dtype)
-        self.module = _float64_copy(module) if self.dtype == np.float64 else module
-
-    def __call__(self, batch):
-        x = torch.from_numpy(np.require(batch, self.dtype, ["C", "W"])).to(self.device)
-        with torch.inference_mode(), _float32_convolutions(torch.device(self.device)):
-            y = self.module(x)
-        return y.cpu().numpy()
-
-
-def _float64_copy(module):
-    """A float64 copy of ``module`` that shares everything with it but the tensors.
-
-    Not ``torch.func.functional_call``: that swaps the parameters of the shared
-    module for the duration of the call, which breaks other threads using the
-    model meanwhile (and can leave float64 weights in it). Not
-    ``copy.deepcopy(module).double()`` either, which costs ten times as much
-    for copying every Python attribute too.
-    """
-    twin = object.__new__(type(module))
-    twin.__dict__.update(module.__dict__)
-    twin.__dict__.update(
-        _parameters={
-            name: None if p is None else p.detach().double()
-            for name, p in module._parameters.items()
-        },
-        _buffers={
-            name: b.double() if b is not None and b.is_floating_point() else b
-            for name, b in module._buffers.items()
-        },
-        _modules={
-            name: None if child is None else _float64_copy(child)
-            for name, child in module._modules.items()
-        },
-    )
-    return twin
-
-
-def _map_batches(function, X, n_out, rows, dtype=None, bar=None):
-    """``function`` applied to X's rows, ``rows`` at a time, into one (n, n_out) array
-    of ``dtype`` (X's by default), advancing the progress ``bar`` if one is given."""
-    out = np.empty((X.shape[0], n_out), dtype=X.dtype if dtype is None else dtype)
-    # Scaling an input far outside the training range can overflow (above all in
-    # the cast to float32); the public methods check their results instead.
-    try:
-        with np.errstate(over="ignore", invalid="ignore"):
-            for start in range(0, X.shape[0], rows):
-                stop = start + rows
-                out[start:stop] = function(X[start:stop])
-                if bar is not None:
-                    bar.update(min(stop, X.shape[0]) - start)
-    finally:
-        if bar is not None:
-            bar.close()
-    return out
-
-
-def _checked(result, method, dtype):
-    """``result``, or a ValueError if an overflow left infinities or NaN in it."""
-    if _all_finite(result):
-        return result
-    if dtype == np.float32:
-        hint = "float32 input is computed in float32, whose range ends near 3.4e38: pass float64"
-    else:
-        hint = "bring the input closer to the training data's scale"
-    raise ValueError(
-        f"{method} overflowed: its input lies so far outside the range of the training "
-        f"data that the result would hold infinities or NaN; {hint}."
-    )
-
-
-def _all_finite(array):
-    """``np.isfinite(array).all()`` without a boolean array the size of ``array``."""
-    array = np.asarray(array)
-    if array.ndim == 0:
-        return bool(np.isfinite(array))
-    return all(
-        np.isfinite(array[start : start + _INFERENCE_BATCH_SIZE]).all()
-        for start in range(0, array.shape[0], _INFERENCE_BATCH_SIZE)
-    )
-
-
-def _weights_finite(networks):
-    """Whether every parameter of the networks is finite.
-
-    A finite sum proves all its terms finite, so the exact element-wise test
-    (ten times slower on the CPU) only runs when a sum is not finite.
-    """
-    parameters = [p for module in networks for p in module.parameters()]
-    with torch.no_grad():
-        if bool(torch.stack([p.sum() for p in parameters]).isfinite().all()):
-            return True
-        return bool(torch.stack([torch.isfinite(p).all() for p in parameters]).all())
-
-
-def _module_states(networks):
-    """Copies of the networks' weights (on their device)."""
-    return [copy.deepcopy(module.state_dict()) for module in networks]
-
-
-def _snapshot(networks, optimizers, generator):
-    """Copies of the weights, optimiser and generator states, to roll back an epoch."""
-    return (
-        _module_states(networks),
-        [copy.deepcopy(optimizer.state_dict()) for optimizer in optimizers],
-        generator.get_state(),
-    )
-
-
-def _restore(networks, optimizers, generator, snapshot):
-    module_states, optimizer_states, generator_state = snapshot
-    _load_state(networks, module_states)
-    for optimizer, state in zip(optimizers, optimizer_states, strict=True):
-        optimizer.load_state_dict(state)
-    generator.set_state(generator_state)
-
-
-def _load_state(networks, states):
-    for module, state in zip(networks, states, strict=True):
-        module.load_state_dict(state)
-
-
-def _module_on_cpu(module):
-    if all(p.device.type == "cpu" for p in module.parameters()):
-        return module
-    return copy.deepcopy(module).to("cpu")

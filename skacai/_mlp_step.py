@@ -230,105 +230,132 @@ def mlp_train_step(
     the step; the weights, their gradients, the optimisers and the losses stay
     float32.
     """
-    encoder, decoder, critic = networks
-    n, n_features = x.shape
-    latent = encoder.layers[-1].out_features
-    n_scores = critic.body.layers[-1].out_features
-    lam, gamma = adversarial_weight, critic_regularization
     compute = None
     if autocast_dtype is not None:
         compute = workspace.low_precision(autocast_dtype)
         compute.refresh(networks)
     with torch.no_grad():
-        # Forward. One buffer holds [z; z_mix], the decoder's input, and one
-        # [x_hat; x_mix; x_reg]: the decoder writes its first two thirds and the
-        # critic reads its last two, so nothing is copied.
-        codes = workspace("codes", 2 * n, latent)
-        z, z_mix = codes[:n], codes[n:]
-        encoder_trace = _forward(encoder, x, z, workspace, "encoder", dropout, generator, compute)
-        a = alpha.unsqueeze(1).to(x.dtype)
-        torch.mul(a, z, out=z_mix)
-        z_mix.add_((1.0 - a) * z.flip(0))
-        images = workspace("images", 3 * n, n_features)
-        decoder_trace = _forward(
-            decoder, codes, images[: 2 * n], workspace, "decoder", dropout, generator, compute
+        forward = _forward_step(
+            networks, x, alpha, critic_regularization, workspace, dropout, generator, compute
         )
-        x_hat, x_reg = images[:n], images[2 * n :]
-        scratch = workspace("scratch", n, n_features)
-        torch.mul(x, gamma, out=x_reg)
-        x_reg.add_(torch.mul(x_hat, 1.0 - gamma, out=scratch))
-        scores = workspace("scores", 2 * n, n_scores)
-        critic_trace = _forward(
-            critic.body, images[n:], scores, workspace, "critic", dropout, generator, compute
-        )
-        d = scores.mean(dim=1)
-        d_mix, d_reg = d[:n], d[n:]
-
-        difference = torch.sub(x_hat, x, out=scratch)
-        flat = difference.view(-1)
+        flat = forward.difference.view(-1)
+        d_mix, d_reg = forward.d[: x.shape[0]], forward.d[x.shape[0] :]
         terms = (
             torch.dot(flat, flat) / flat.numel(),  # reconstruction
             d_mix.square().mean(),  # adversarial
             (d_mix - alpha).square().mean(),  # critic
             d_reg.square().mean(),  # critic_regularization
         )
-
-        # The critic's loss -> the critic's weights.
-        d_grad = torch.cat([(d_mix - alpha) * (2.0 / n), d_reg * (2.0 / n)])
-        scores_grad = _critic_grad(scores, d_grad, workspace("scores_grad", 2 * n, 1))
-        _backward(
-            critic.body,
-            critic_trace,
-            scores_grad,
-            workspace,
-            "critic",
-            weight_grads=True,
-            compute=compute,
-        )
-
-        # The autoencoder's loss -> the encoder's and decoder's weights, through the
-        # critic's x_mix half only (with lambda = 0, not through the critic at all).
-        rows = 2 * n if lam != 0 else n
-        images_grad = workspace("images_grad", rows, n_features)
-        torch.mul(difference, 2.0 / flat.numel(), out=images_grad[:n])
-        if lam != 0:
-            mix_grad = _critic_grad(
-                scores[:n], d_mix * (2.0 * lam / n), workspace("scores_grad", n, 1)
-            )
-            _backward(
-                critic.body,
-                critic_trace,
-                mix_grad,
-                workspace,
-                "critic",
-                weight_grads=False,
-                input_grad=images_grad[n:],
-                compute=compute,
-            )
-        codes_grad = workspace("codes_grad", rows, latent)
-        _backward(
-            decoder,
-            decoder_trace,
-            images_grad,
-            workspace,
-            "decoder",
-            weight_grads=True,
-            input_grad=codes_grad,
-            compute=compute,
-        )
-        z_grad = codes_grad[:n]
-        if lam != 0:  # z_mix = alpha z + (1 - alpha) z[::-1]
-            mix = codes_grad[n:]
-            z_grad = z_grad + a * mix + ((1.0 - a) * mix).flip(0)
-        _backward(
-            encoder,
-            encoder_trace,
-            z_grad,
-            workspace,
-            "encoder",
-            weight_grads=True,
-            compute=compute,
-        )
+        _critic_backward(networks.critic, forward, alpha, workspace, compute)
+        _autoencoder_backward(networks, forward, adversarial_weight, workspace, compute)
     optimizers.autoencoder.step()
     optimizers.critic.step()
     return terms
+
+
+class _Forward(NamedTuple):
+    """What the backward passes of one step need from its forward pass."""
+
+    a: torch.Tensor  # alpha as a column
+    scores: torch.Tensor  # the critic's scores of [x_mix; x_reg]
+    d: torch.Tensor  # their means: [d(x_mix); d(x_reg)]
+    difference: torch.Tensor  # x_hat - x
+    traces: tuple[_Trace, _Trace, _Trace]  # encoder, decoder, critic
+
+
+def _forward_step(networks, x, alpha, gamma, workspace, dropout, generator, compute):
+    """The forward pass of one step: codes, decodings, their blends and the critic's scores.
+
+    One buffer holds [z; z_mix], the decoder's input, and one [x_hat; x_mix;
+    x_reg]: the decoder writes its first two thirds and the critic reads its
+    last two, so nothing is copied.
+    """
+    encoder, decoder, critic = networks
+    n, n_features = x.shape
+    codes = workspace("codes", 2 * n, encoder.layers[-1].out_features)
+    z, z_mix = codes[:n], codes[n:]
+    encoder_trace = _forward(encoder, x, z, workspace, "encoder", dropout, generator, compute)
+    a = alpha.unsqueeze(1).to(x.dtype)
+    torch.mul(a, z, out=z_mix)
+    z_mix.add_((1.0 - a) * z.flip(0))
+    images = workspace("images", 3 * n, n_features)
+    decoder_trace = _forward(
+        decoder, codes, images[: 2 * n], workspace, "decoder", dropout, generator, compute
+    )
+    x_hat, x_reg = images[:n], images[2 * n :]
+    scratch = workspace("scratch", n, n_features)
+    torch.mul(x, gamma, out=x_reg)
+    x_reg.add_(torch.mul(x_hat, 1.0 - gamma, out=scratch))
+    scores = workspace("scores", 2 * n, critic.body.layers[-1].out_features)
+    critic_trace = _forward(
+        critic.body, images[n:], scores, workspace, "critic", dropout, generator, compute
+    )
+    difference = torch.sub(x_hat, x, out=scratch)
+    traces = (encoder_trace, decoder_trace, critic_trace)
+    return _Forward(a, scores, scores.mean(dim=1), difference, traces)
+
+
+def _critic_backward(critic, forward, alpha, workspace, compute):
+    """The critic's loss -> the critic's weights' gradients."""
+    n = forward.difference.shape[0]
+    d_mix, d_reg = forward.d[:n], forward.d[n:]
+    d_grad = torch.cat([(d_mix - alpha) * (2.0 / n), d_reg * (2.0 / n)])
+    scores_grad = _critic_grad(forward.scores, d_grad, workspace("scores_grad", 2 * n, 1))
+    _backward(
+        critic.body,
+        forward.traces[2],
+        scores_grad,
+        workspace,
+        "critic",
+        weight_grads=True,
+        compute=compute,
+    )
+
+
+def _autoencoder_backward(networks, forward, lam, workspace, compute):
+    """The autoencoder's loss -> the encoder's and decoder's weights' gradients, through
+    the critic's x_mix half only (with lambda = 0, not through the critic at all)."""
+    encoder, decoder, critic = networks
+    encoder_trace, decoder_trace, critic_trace = forward.traces
+    n, n_features = forward.difference.shape
+    rows = 2 * n if lam != 0 else n
+    images_grad = workspace("images_grad", rows, n_features)
+    torch.mul(forward.difference, 2.0 / forward.difference.numel(), out=images_grad[:n])
+    if lam != 0:
+        mix_grad = _critic_grad(
+            forward.scores[:n], forward.d[:n] * (2.0 * lam / n), workspace("scores_grad", n, 1)
+        )
+        _backward(
+            critic.body,
+            critic_trace,
+            mix_grad,
+            workspace,
+            "critic",
+            weight_grads=False,
+            input_grad=images_grad[n:],
+            compute=compute,
+        )
+    codes_grad = workspace("codes_grad", rows, encoder.layers[-1].out_features)
+    _backward(
+        decoder,
+        decoder_trace,
+        images_grad,
+        workspace,
+        "decoder",
+        weight_grads=True,
+        input_grad=codes_grad,
+        compute=compute,
+    )
+    z_grad = codes_grad[:n]
+    if lam != 0:  # z_mix = alpha z + (1 - alpha) z[::-1]
+        mix = codes_grad[n:]
+        z_grad = z_grad + forward.a * mix + ((1.0 - forward.a) * mix).flip(0)
+    _backward(
+        encoder,
+        encoder_trace,
+        z_grad,
+        workspace,
+        "encoder",
+        weight_grads=True,
+        compute=compute,
+    )

@@ -14,11 +14,31 @@ import math
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
 LEAKY_SLOPE = 0.2
+# The estimator's attributes that hold the three networks, in Networks' order.
+NETWORK_ATTRIBUTES = ("encoder_", "decoder_", "critic_")
+
+
+class Networks(NamedTuple):
+    encoder: nn.Module
+    decoder: nn.Module
+    critic: nn.Module
+
+    @classmethod
+    def of(cls, estimator):
+        """The fitted estimator's networks (its ``NETWORK_ATTRIBUTES``)."""
+        return cls(*(getattr(estimator, name) for name in NETWORK_ATTRIBUTES))
+
+    def autoencoder_parameters(self) -> list[nn.Parameter]:
+        return [*self.encoder.parameters(), *self.decoder.parameters()]
+
+    def critic_parameters(self) -> list[nn.Parameter]:
+        return list(self.critic.parameters())
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,9 @@ leaves a half-written model behind.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import platform
-import secrets
-import stat
-import struct
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -35,17 +30,21 @@ import safetensors
 import sklearn
 import torch
 from safetensors.torch import load as _load_tensors
-from safetensors.torch import save as _save_tensors
-from safetensors.torch import save_file as _save_file
 
-from skacai._networks import NetworkSpec, build_networks, meta_networks
-from skacai._training import TERM_NAMES, Networks
+from skacai import _model_file
+from skacai._model_file import FORMAT, FORMAT_VERSION
+from skacai._networks import (
+    NETWORK_ATTRIBUTES,
+    Networks,
+    NetworkSpec,
+    build_networks,
+    meta_networks,
+)
+from skacai._training import TERM_NAMES
+from skacai._validation import is_int
 from skacai._version import __version__
 from skacai.exceptions import ModelFileError, VersionMismatchWarning
 
-FORMAT = "skacai-model"
-FORMAT_VERSION = 1
-_NETWORKS = ("encoder_", "decoder_", "critic_")
 # Fitted attributes stored in the JSON description (the rest are tensors or rebuilt).
 _JSON_ATTRIBUTES = (
     "n_features_in_",
@@ -56,9 +55,6 @@ _JSON_ATTRIBUTES = (
     "validation_scores_",
     "best_validation_score_",
 )
-# The safetensors header length is a little-endian u64; refuse absurd headers
-# before reading them.
-_MAX_HEADER_BYTES = 100 * 2**20
 
 
 def versions():
@@ -105,8 +101,10 @@ def warn_version_mismatch(what, recorded, *, stacklevel):
 def save(estimator, path):
     """Write ``estimator`` to ``path`` atomically; see ``ACAITransformer.save``."""
     description, tensors = _describe(estimator)
-    metadata = _metadata(description, tensors)
-    _atomic_write(Path(path), lambda temporary: _write_file(temporary, tensors, metadata))
+    metadata = _model_file.metadata(description, tensors)
+    _model_file.atomic_write(
+        Path(path), lambda temporary: _model_file.write_file(temporary, tensors, metadata)
+    )
 
 
 def _describe(estimator):
@@ -132,7 +130,7 @@ def _describe(estimator):
     if hasattr(estimator, "feature_names_in_"):
         state["feature_names_in_"] = [str(name) for name in estimator.feature_names_in_]
     state["network_spec"] = _plain(asdict(estimator._network_spec))
-    for name in _NETWORKS:
+    for name in NETWORK_ATTRIBUTES:
         for key, tensor in getattr(estimator, name).state_dict().items():
             tensors[f"{name}.{key}"] = tensor
     tensors["mean_"] = torch.from_numpy(np.asarray(estimator.mean_, dtype=np.float64))
@@ -199,98 +197,6 @@ def _plain(value):
     return value
 
 
-def _digest(description_json, tensors):
-    """SHA-256 over the description and every tensor's name, dtype, shape and bytes.
-
-    Computed from the tensors rather than from the file's layout, so it is
-    known before serialising (and stored in the header) and can be checked
-    on the tensors that were read.
-    """
-    digest = hashlib.sha256(description_json.encode())
-    for name in sorted(tensors):
-        tensor = tensors[name]
-        digest.update(f"\0{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
-        digest.update(tensor.contiguous().reshape(-1).view(torch.uint8).numpy())
-    return digest.hexdigest()
-
-
-def _metadata(description, tensors):
-    """The safetensors header's metadata: marker, description and checksum."""
-    description_json = json.dumps(description, sort_keys=True)
-    return {
-        "format": FORMAT,
-        "skacai": description_json,
-        "sha256": _digest(description_json, tensors),
-    }
-
-
-def _serialize(description, tensors):
-    """The bytes of a model file (``save`` streams them to disk instead)."""
-    return _save_tensors(tensors, metadata=_metadata(description, tensors))
-
-
-def _write_file(path, tensors, metadata):
-    _save_file(tensors, path, metadata=metadata)
-
-
-def _atomic_write(path, write):
-    """Call ``write(temporary)`` on a temporary file next to ``path``, then rename it.
-
-    The temporary file is flushed to disk before it atomically replaces
-    ``path``, so ``path`` holds either its previous content or the complete new
-    file, whenever the process stops.
-    """
-    folder = path.parent
-    if not folder.is_dir():
-        raise FileNotFoundError(
-            f"Cannot save to {str(path)!r}: the folder {str(folder)!r} does not exist."
-        )
-    temporary = _new_file(folder, path.name)
-    try:
-        # The mode open() would give: a replaced file's own, else the umask's (the new
-        # empty file's). Set after writing: safetensors writes files private (0600).
-        mode = stat.S_IMODE((path if path.is_file() else Path(temporary)).stat().st_mode)
-        write(temporary)
-        os.chmod(temporary, mode)
-        _sync_file(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    _sync_folder(folder)
-
-
-def _new_file(folder, name):
-    """Create an empty ``.NAME.RANDOM.tmp`` in ``folder`` with the mode ``open()`` gives.
-
-    Not ``tempfile.mkstemp``, whose files are private (0600) whatever the umask:
-    a model file must be as readable as any other file its user writes.
-    """
-    while True:
-        temporary = folder / f".{name}.{secrets.token_hex(6)}.tmp"
-        try:
-            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        except FileExistsError:
-            continue
-        return str(temporary)
-
-
-def _sync_file(path):
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _sync_folder(folder):
-    """Make the rename durable (POSIX); a no-op where folders cannot be synced."""
-    try:
-        _sync_file(folder)
-    except OSError:
-        pass
-
-
 # ----------------------------------------------------------------- loading
 #
 # Reading checks before it spends: the header (at most _MAX_HEADER_BYTES, never more
@@ -299,9 +205,6 @@ def _sync_folder(folder):
 # scaling, optimisers and generator need, and nothing else) before the tensor data
 # are read and before any network is allocated. A forged or foreign file therefore
 # costs at most its own size to refuse, whatever it claims.
-
-# The tensor dtypes a model file uses (safetensors' names).
-_DTYPES = {"F32", "F64", "BF16", "F16", "U8", "I64"}
 
 
 def load(cls, path):
@@ -319,9 +222,9 @@ def read(cls, path):
     where = f"{str(path)!r}"
     with path.open("rb") as file:
         size = os.fstat(file.fileno()).st_size
-        header = _read_header(file, size, where)
-        description_json, digest, table = _parse_header(header, where)
-        description = _parse_description(description_json, where)
+        header = _model_file.read_header(file, size, where)
+        description_json, digest, table = _model_file.parse_header(header, where)
+        description = _model_file.parse_description(description_json, where)
         spec = _check_layout(cls, description, table, where)
         file.seek(0)
         data = file.read(size)
@@ -330,112 +233,12 @@ def read(cls, path):
     except (ValueError, safetensors.SafetensorError) as error:
         raise ModelFileError(f"{where} is damaged: {error}") from None
     del data
-    if _digest(description_json, tensors) != digest:
+    if _model_file.digest(description_json, tensors) != digest:
         raise ModelFileError(
             f"{where} is corrupted or was modified after it was saved (checksum mismatch); "
             "save the model again from its source."
         )
     return description, tensors, spec
-
-
-def _looks_like_pickle(head, header_length, size):
-    """Whether a file starting with ``head`` is a pickle (protocol 2+) or a zip (joblib, torch).
-
-    A safetensors file starts with its header's length (``header_length``, None
-    for a file shorter than 8 bytes), whose first bytes can be these too (one
-    file in 256 starts with 0x80), so a file whose header length fits and whose
-    header starts as JSON is never taken for a pickle.
-    """
-    if header_length is not None and header_length <= size - 8 and head[8:9] == b"{":
-        return False
-    return (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")) or (
-        head[:4] == b"PK\x03\x04"
-    )
-
-
-def _read_header(file, size, where):
-    """The file's safetensors header, read alone (after checking its claimed length)."""
-    head = file.read(9)
-    header_length = struct.unpack("<Q", head[:8])[0] if len(head) >= 8 else None
-    if _looks_like_pickle(head, header_length, size):
-        raise ModelFileError(
-            f"{where} is a pickle or joblib file, not a skacai model file. "
-            "ACAITransformer.load never unpickles; load it with joblib.load only if you "
-            "trust whoever wrote it."
-        )
-    if header_length is None:
-        raise ModelFileError(f"{where} is not a skacai model file: only {size} bytes.")
-    if header_length > min(_MAX_HEADER_BYTES, size - 8) or header_length < 2:
-        raise ModelFileError(
-            f"{where} is truncated or not a skacai model file: its header claims "
-            f"{header_length} bytes but the file holds {size}."
-        )
-    return head[8:] + file.read(header_length - 1)
-
-
-def _json(text, where, what):
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise ModelFileError(
-            f"{where} is not a valid skacai model file: {what} nests too deeply."
-        ) from None
-    except ValueError:
-        raise ModelFileError(f"{where} is not a skacai model file ({what} is not JSON).") from None
-
-
-def _parse_header(header, where):
-    """The description, checksum and tensor table of a safetensors header."""
-    header = _json(header, where, "its safetensors header")
-    metadata = header.pop("__metadata__", None) if isinstance(header, dict) else None
-    if not isinstance(header, dict):
-        raise ModelFileError(
-            f"{where} is not a skacai model file (its header is not safetensors JSON)."
-        )
-    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
-        raise ModelFileError(
-            f"{where} is not a skacai model file (no {FORMAT!r} marker in its header); "
-            "write model files with ACAITransformer.save."
-        )
-    description_json, digest = metadata.get("skacai"), metadata.get("sha256")
-    if not isinstance(description_json, str) or not isinstance(digest, str):
-        raise ModelFileError(f"{where} is damaged: its description or checksum is missing.")
-    table = {}
-    for name, entry in header.items():
-        shape = entry.get("shape") if isinstance(entry, dict) else None
-        if (
-            not isinstance(shape, list)
-            or not all(_is_int(n) and 0 <= n < 2**63 for n in shape)
-            or entry.get("dtype") not in _DTYPES
-        ):
-            raise ModelFileError(
-                f"{where} is damaged: the header's entry for tensor {name!r} is not a "
-                "safetensors tensor of a dtype skacai writes."
-            )
-        table[name] = (entry["dtype"], tuple(shape))
-    return description_json, digest, table
-
-
-def _parse_description(description_json, where):
-    description = _json(description_json, where, "its description")
-    if not isinstance(description, dict):
-        raise ModelFileError(f"{where} has an invalid model description (not a JSON object).")
-    version = description.get("format_version")
-    if _is_int(version) and version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{where} uses model file format {version!r}, newer than the format "
-            f"{FORMAT_VERSION} this skacai {__version__} reads; upgrade skacai to load it."
-        )
-    if not _is_int(version) or version < 1:
-        raise ModelFileError(
-            f"{where} has an invalid model description: format_version {version!r} is not "
-            f"a format number (1 to {FORMAT_VERSION})."
-        )
-    return description
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _invalid(where, what):
@@ -506,11 +309,11 @@ def _network_spec(saved, table, where):
     for name in _SPEC_INTS:
         value = spec.get(name, NetworkSpec.__dataclass_fields__[name].default)
         low = 0 if name == "n_scales" else 1
-        if not _is_int(value) or not low <= value <= 2**31:
+        if not is_int(value) or not low <= value <= 2**31:
             raise _invalid(where, f"network {name} {value!r} is not an int from {low} to 2**31")
     hidden = spec.get("hidden_layer_sizes", ())
     if not isinstance(hidden, list | tuple) or not all(
-        _is_int(n) and 1 <= n <= 2**31 for n in hidden
+        is_int(n) and 1 <= n <= 2**31 for n in hidden
     ):
         raise _invalid(where, "the network's hidden layer sizes are not positive ints")
     spec["hidden_layer_sizes"] = tuple(hidden)
@@ -529,7 +332,7 @@ def _network_spec(saved, table, where):
         if (
             not isinstance(shape, list | tuple)
             or len(shape) != 3
-            or not all(_is_int(n) and 1 <= n <= 2**31 for n in shape)
+            or not all(is_int(n) and 1 <= n <= 2**31 for n in shape)
             or math.prod(shape) != spec["n_features"]
         ):
             raise _invalid(
@@ -563,7 +366,7 @@ def _expected_tensors(spec, state, where):
     except (ValueError, RuntimeError) as error:
         raise _invalid(where, f"its networks cannot be built ({error})") from None
     expected = {}
-    for name, module in zip(_NETWORKS, networks, strict=True):
+    for name, module in zip(NETWORK_ATTRIBUTES, networks, strict=True):
         for key, tensor in module.state_dict().items():
             expected[f"{name}.{key}"] = ({"F32"}, tuple(tensor.shape))
     for name in ("mean_", "scale_"):
@@ -720,13 +523,13 @@ def _check_fitted_state(state, spec, where):
         missing = sorted(set(_JSON_ATTRIBUTES) - set(state))
         raise _invalid(where, f"the fitted state lacks {', '.join(missing)}")
     n_features = state["n_features_in_"]
-    if n_features != spec.n_features or not _is_int(n_features):
+    if n_features != spec.n_features or not is_int(n_features):
         raise _invalid(
             where,
             f"n_features_in_ is {n_features!r} but the networks read {spec.n_features} features",
         )
     n_iter = state["n_iter_"]
-    if not _is_int(n_iter) or n_iter < 0:
+    if not is_int(n_iter) or n_iter < 0:
         raise _invalid(where, f"n_iter_ is {n_iter!r}, not a count of epochs")
     history = state["history_"]
     if not isinstance(history, dict) or set(history) != {"loss", *TERM_NAMES}:
@@ -766,7 +569,7 @@ def _restore_fitted_state(estimator, state, tensors, spec, where):
     # Uninitialised: the saved weights overwrite every parameter and buffer (their
     # names and shapes were checked against the description before reading).
     networks = build_networks(spec, None, "cpu")
-    for name, module in zip(_NETWORKS, networks, strict=True):
+    for name, module in zip(NETWORK_ATTRIBUTES, networks, strict=True):
         prefix = f"{name}."
         weights = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
         module.load_state_dict(weights, strict=True)

@@ -17,25 +17,12 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
-from torch import nn
 
 from skacai import _mlp_step
 from skacai._mlp_step import Workspace
-from skacai._networks import dropout_during
+from skacai._networks import Networks, dropout_during
 
 TERM_NAMES = ("reconstruction", "adversarial", "critic", "critic_regularization")
-
-
-class Networks(NamedTuple):
-    encoder: nn.Module
-    decoder: nn.Module
-    critic: nn.Module
-
-    def autoencoder_parameters(self) -> list[nn.Parameter]:
-        return [*self.encoder.parameters(), *self.decoder.parameters()]
-
-    def critic_parameters(self) -> list[nn.Parameter]:
-        return list(self.critic.parameters())
 
 
 class Optimizers(NamedTuple):

@@ -11,11 +11,15 @@ from __future__ import annotations
 import functools
 import gzip
 import math
+import os
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.utils import check_random_state
+
+from skacai._sklearn_compat import RANDOM_STATE, Integers, Interval, validate_params
 
 __all__ = ["draw_line", "load_digits_images", "load_mnist", "make_lines"]
 
@@ -26,8 +30,19 @@ MNIST_IDX_FILES = {
     "y_test": "t10k-labels-idx1-ubyte.gz",
 }
 _IDX_MAGIC = {2051: 3, 2049: 1}  # images have 3 dimensions, labels 1
+# The smallest image a line is drawn in: from the centre out to radius side / 2 - 1.
+MIN_IMAGE_SIZE = 4
+_IMAGE_SIZE = [Integers(MIN_IMAGE_SIZE, None, closed="left")]
 
 
+@validate_params(
+    {
+        "angle": [Interval(Real, None, None, closed="neither")],
+        "image_size": _IMAGE_SIZE,
+        "thickness": [Interval(Real, 0, None, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def draw_line(angle, image_size=32, thickness=2.0):
     """One image of the lines benchmark: a line from the centre at ``angle``.
 
@@ -44,11 +59,11 @@ def draw_line(angle, image_size=32, thickness=2.0):
     Parameters
     ----------
     angle : float
-        Angle of the line in radians.
+        Angle of the line in radians (finite).
     image_size : int, default=32
-        Height and width of the square image.
+        Height and width of the square image, at least 4.
     thickness : float, default=2.0
-        Width of the line in pixels.
+        Width of the line in pixels (positive).
 
     Returns
     -------
@@ -89,6 +104,14 @@ def draw_line(angle, image_size=32, thickness=2.0):
     return np.clip(image - 1, -1, 1)
 
 
+@validate_params(
+    {
+        "n_samples": [Integers(1, None, closed="left")],
+        "image_size": _IMAGE_SIZE,
+        "random_state": RANDOM_STATE,
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_lines(n_samples=1000, *, image_size=32, random_state=None):
     """The ACAI paper's synthetic lines: images of a line at a uniform random angle.
 
@@ -97,7 +120,7 @@ def make_lines(n_samples=1000, *, image_size=32, random_state=None):
     n_samples : int, default=1000
         Number of images.
     image_size : int, default=32
-        Height and width of each image (the paper uses 32).
+        Height and width of each image, at least 4 (the paper uses 32).
     random_state : int, RandomState instance or None, default=None
         Seeds the angles.
 
@@ -120,18 +143,8 @@ def make_lines(n_samples=1000, *, image_size=32, random_state=None):
     >>> X.shape, angles.shape
     ((5, 1024), (5,))
     """
-    # bool is an int to Python, but make_lines(True) is a mistake, not one image.
-    if not _is_int(n_samples) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive int, got {n_samples!r}.")
-    if not _is_int(image_size) or image_size < 4:
-        raise ValueError(f"image_size must be an int >= 4, got {image_size!r}.")
     angles = check_random_state(random_state).uniform(0, 2 * np.pi, n_samples)
     return _draw_lines(angles, image_size), angles
-
-
-def _is_int(value):
-    """An int or NumPy integer, not a bool."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def _draw_lines(angles, image_size):
@@ -139,6 +152,11 @@ def _draw_lines(angles, image_size):
     return np.stack([draw_line(a, image_size).ravel() for a in angles])
 
 
+# Checked outside the cache, which would serve reference_lines(32.0) as (32) unchecked.
+@validate_params(
+    {"image_size": _IMAGE_SIZE, "n_angles": [Integers(1, None, closed="left")]},
+    prefer_skip_nested_validation=True,
+)
 @functools.lru_cache(maxsize=4)
 def reference_lines(image_size=32, n_angles=10_000):
     """The metric's bank: lines at ``linspace(0, 2 pi, n_angles, endpoint=False)``.
@@ -153,6 +171,10 @@ def reference_lines(image_size=32, n_angles=10_000):
     return angles, images
 
 
+@validate_params(
+    {"path": [str, os.PathLike], "as_float": ["boolean"]},
+    prefer_skip_nested_validation=True,
+)
 def load_mnist(path, *, as_float=True):
     """Read MNIST from a file you have: an ``.npz`` or a folder of the original IDX files.
 
@@ -266,6 +288,7 @@ def _read_idx(path):
 _MAX_IDX_BYTES = 2**30
 
 
+@validate_params({}, prefer_skip_nested_validation=True)
 def load_digits_images():
     """scikit-learn's bundled digits as images in [0, 1], ready for ACAI.
 

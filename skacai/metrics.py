@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.utils import check_array, column_or_1d
+
+from skacai._sklearn_compat import (
+    RANDOM_STATE,
+    HasMethods,
+    Integers,
+    Interval,
+    validate_params,
+)
+from skacai.datasets import MIN_IMAGE_SIZE, make_lines, reference_lines
 
 __all__ = [
     "cluster_scores",
@@ -19,7 +30,25 @@ __all__ = [
     "whiten",
 ]
 
+_POSITIVE = [Integers(1, None, closed="left")]
+# kmeans_accuracy's and cluster_scores' codes, labels and KMeans settings.
+_CLUSTERING = {
+    "codes_train": ["array-like"],
+    "y_train": ["array-like"],
+    "codes_test": ["array-like"],
+    "y_test": ["array-like"],
+    "n_clusters": _POSITIVE,
+    "n_init": _POSITIVE,
+    "max_iter": _POSITIVE,
+    "whiten_codes": ["boolean"],
+    "random_state": RANDOM_STATE,
+}
 
+
+@validate_params(
+    {"y_true": ["array-like"], "y_pred": ["array-like"]},
+    prefer_skip_nested_validation=True,
+)
 def clustering_accuracy(y_true, y_pred):
     """Accuracy of a clustering under the best one-to-one matching of clusters to labels.
 
@@ -60,6 +89,10 @@ def clustering_accuracy(y_true, y_pred):
     return float(counts[rows, cols].sum() / y_true.size)
 
 
+@validate_params(
+    {"codes_train": ["array-like"], "eps": [Interval(Real, 0, None, closed="left")]},
+    prefer_skip_nested_validation=True,
+)
 def whiten(codes_train, *codes_other, eps=1e-5):
     """Whiten codes as in the ACAI paper's clustering protocol.
 
@@ -98,6 +131,7 @@ def whiten(codes_train, *codes_other, eps=1e-5):
     return [(a - mean) @ vt.T / scale for a in arrays]
 
 
+@validate_params(_CLUSTERING, prefer_skip_nested_validation=True)
 def kmeans_accuracy(
     codes_train, codes_test, y_test, n_clusters=10, *, whiten_codes=True, random_state=0
 ):
@@ -121,7 +155,7 @@ def kmeans_accuracy(
         Number of clusters.
     whiten_codes : bool, default=True
         Whiten with :func:`whiten` (fitted on the training codes) first.
-    random_state : int, default=0
+    random_state : int, RandomState instance or None, default=0
         Seed of KMeans.
 
     Returns
@@ -146,6 +180,7 @@ def kmeans_accuracy(
     return clustering_accuracy(y_test, kmeans.predict(codes_test))
 
 
+@validate_params(_CLUSTERING, prefer_skip_nested_validation=True)
 def cluster_scores(
     codes_train,
     y_train,
@@ -189,7 +224,7 @@ def cluster_scores(
         Iterations per restart.
     whiten_codes : bool, default=True
         Whiten the codes first, as the protocol does.
-    random_state : int, default=0
+    random_state : int, RandomState instance or None, default=0
         Seed of KMeans (the protocol's is 0).
 
     Returns
@@ -233,11 +268,18 @@ def cluster_scores(
 
 
 def _square_side(n_pixels):
-    """The side of a square image of ``n_pixels`` pixels, or None if there is none."""
+    """The side of a square line image of ``n_pixels`` pixels, or None if there is none.
+
+    Lines are drawn in images of at least ``MIN_IMAGE_SIZE`` pixels a side.
+    """
     side = round(np.sqrt(n_pixels))
-    return side if side * side == n_pixels else None
+    return side if side * side == n_pixels and side >= MIN_IMAGE_SIZE else None
 
 
+@validate_params(
+    {"images": ["array-like"], "chunk_size": _POSITIVE},
+    prefer_skip_nested_validation=True,
+)
 def nearest_lines(images, *, chunk_size=1024):
     """Cosine distance from each image to the nearest reference line, and that line's angle.
 
@@ -248,8 +290,8 @@ def nearest_lines(images, *, chunk_size=1024):
     Parameters
     ----------
     images : array-like of shape (n_images, n_pixels) or (n_images, size, size)
-        Square single-channel images, values as :func:`~skacai.datasets.make_lines`
-        draws them (background -1).
+        Square single-channel images of at least 4x4 pixels, values as
+        :func:`~skacai.datasets.make_lines` draws them (background -1).
     chunk_size : int, default=1024
         Images compared with the bank at a time (bounds memory).
 
@@ -268,14 +310,13 @@ def nearest_lines(images, *, chunk_size=1024):
     >>> round(float(angles[0]), 3), bool(distances[0] < 1e-3)
     (1.0, True)
     """
-    from skacai.datasets import reference_lines
-
     images = np.asarray(images, dtype=np.float64)
     images = images.reshape(images.shape[0], -1)
     size = _square_side(images.shape[1])
     if size is None:
         raise ValueError(
-            f"images must be square: {images.shape[1]} pixels per image is not a square."
+            f"images must be square, at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} pixels: "
+            f"{images.shape[1]} pixels per image is not such a square."
         )
     bank_angles, bank = reference_lines(size)
     bank_unit = bank / np.linalg.norm(bank, axis=1, keepdims=True)
@@ -291,6 +332,7 @@ def nearest_lines(images, *, chunk_size=1024):
     return distances, bank_angles[indices]
 
 
+@validate_params({"angles": ["array-like"]}, prefer_skip_nested_validation=True)
 def smoothness_scores(angles):
     """The paper's smoothness of each interpolation, from its frames' line angles.
 
@@ -325,6 +367,7 @@ def smoothness_scores(angles):
     return scores
 
 
+@validate_params({"frames": ["array-like"]}, prefer_skip_nested_validation=True)
 def line_interpolation_scores(frames):
     """The lines benchmark's Mean Distance and Smoothness of a set of interpolations.
 
@@ -368,6 +411,15 @@ def line_interpolation_scores(frames):
     return float(np.mean(distances)), smoothness
 
 
+@validate_params(
+    {
+        "transformer": [HasMethods("interpolate")],
+        "n_pairs": _POSITIVE,
+        "n_frames": [Integers(2, None, closed="left")],
+        "random_state": RANDOM_STATE,
+    },
+    prefer_skip_nested_validation=True,
+)
 def evaluate_lines(transformer, n_pairs=256, n_frames=16, *, random_state=0):
     """Score a fitted transformer on the lines benchmark, as in the paper.
 
@@ -410,14 +462,13 @@ def evaluate_lines(transformer, n_pairs=256, n_frames=16, *, random_state=0):
     >>> bool(0 <= distance < 1 and 0 <= smoothness)
     True
     """
-    from skacai.datasets import make_lines
-
     n_features = getattr(transformer, "n_features_in_", 1024)
     image_size = _square_side(n_features)
     if image_size is None:
         raise ValueError(
-            f"the transformer was fitted on {n_features} features, not on square "
-            "line images; fit it on skacai.datasets.make_lines data."
+            f"the transformer was fitted on {n_features} features, not on square line "
+            f"images (at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} pixels); fit it on "
+            "skacai.datasets.make_lines data."
         )
     lines, _ = make_lines(2 * n_pairs, image_size=image_size, random_state=random_state)
     frames = transformer.interpolate(lines[:n_pairs], lines[n_pairs:], n_steps=n_frames)

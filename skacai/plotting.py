@@ -10,38 +10,40 @@ result with ``fig.savefig(...)`` or let a notebook display it.
 from __future__ import annotations
 
 import math
-from numbers import Integral
+from numbers import Real
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from skacai._estimator import _check_image_shape
+from skacai._optional import MATPLOTLIB_MISSING as MATPLOTLIB_MISSING  # re-exported
+from skacai._optional import matplotlib as _matplotlib
+from skacai._optional import new_figure as _new_figure
+from skacai._sklearn_compat import (
+    RANDOM_STATE,
+    HasMethods,
+    Integers,
+    Interval,
+    StrOptions,
+    validate_params,
+)
+from skacai._validation import check_image_shape
 
 __all__ = ["plot_history", "plot_interpolations", "plot_latent", "plot_reconstructions"]
 
-MATPLOTLIB_MISSING = (
-    "skacai.plotting needs matplotlib: pip install 'skacai[plots]' (or pip install matplotlib)"
-)
 START_COLOR = "tab:orange"
 END_COLOR = "tab:blue"
 ALPHA = "\N{GREEK SMALL LETTER ALPHA}"
-_LATENT_METHODS = ("pca", "tsne", "umap")
 _MAX_LEGEND_LABELS = 20
-
-
-def _matplotlib():
-    """Import matplotlib lazily, with an installation hint when it is missing."""
-    try:
-        import matplotlib
-        import matplotlib.figure
-    except ImportError as exc:
-        raise ImportError(MATPLOTLIB_MISSING) from exc
-    return matplotlib
-
-
-def _new_figure(**kwargs):
-    """A matplotlib Figure that is not registered with pyplot."""
-    return _matplotlib().figure.Figure(**kwargs)
+# The parameters plot_interpolations and plot_reconstructions share.
+_GRID_PARAMETERS = {
+    "image_shape": ["array-like", None],
+    "cmap": [str, callable],  # a matplotlib Colormap is callable
+    "vmin": [Interval(Real, None, None, closed="neither"), None],
+    "vmax": [Interval(Real, None, None, closed="neither"), None],
+    "fig": [HasMethods(["subplots", "subplots_adjust"]), None],
+    "figsize": ["array-like", None],
+    "panel_size": [Interval(Real, 0, None, closed="neither")],
+}
 
 
 # ---------------------------------------------------------------------- frame shapes
@@ -50,7 +52,7 @@ def _new_figure(**kwargs):
 def _frame_shape(model, image_shape, n_features):
     """``(channels, height, width)`` to draw one sample as an image, or None for lines."""
     if image_shape is not None:
-        return _check_image_shape(image_shape, n_features, "the model")
+        return check_image_shape(image_shape, n_features, "the model")
     shape = getattr(model, "image_shape_", None)
     if shape is not None and len(shape) == 3 and shape[1] > 1 and shape[2] > 1:
         return tuple(int(s) for s in shape)
@@ -126,9 +128,41 @@ def _rows_2d(X):
     return np.reshape(X, (1, -1)) if np.ndim(X) == 1 else X
 
 
+def _interpolation_frames(model, X_start, X_end, n_steps, alphas):
+    """``model.interpolate``'s frames, ``(n_pairs, n_alphas, n_features)``, and the alphas."""
+    if alphas is None:
+        frames = model.interpolate(X_start, X_end, n_steps=n_steps)
+        return frames, np.linspace(0.0, 1.0, frames.shape[1])
+    frames = model.interpolate(X_start, X_end, alphas=alphas)
+    return frames, np.asarray(alphas, dtype=np.float64).ravel()
+
+
+def _title_columns(axes, alphas, offset):
+    """Title the top row: one alpha per column (after ``offset`` input columns)."""
+    for k, alpha in enumerate(alphas):
+        suffix = " (start)" if alpha == 0 else " (end)" if alpha == 1 else ""
+        axes[0, k + offset].set_title(f"{ALPHA}={alpha:.2g}{suffix}", fontsize=7)
+    if offset:
+        axes[0, 0].set_title("input (start)", fontsize=7)
+        axes[0, -1].set_title("input (end)", fontsize=7)
+
+
 # ------------------------------------------------------------------- public functions
 
 
+@validate_params(
+    {
+        **_GRID_PARAMETERS,
+        "model": [HasMethods(["fit", "interpolate"])],
+        "X_start": ["array-like"],
+        "X_end": ["array-like"],
+        "n_steps": [Integers(2, None, closed="left")],
+        "alphas": ["array-like", None],
+        "show_inputs": ["boolean"],
+        "row_labels": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_interpolations(
     model,
     X_start,
@@ -163,8 +197,8 @@ def plot_interpolations(
         The pairs' two ends; a 1-D array is one pair.
 
     n_steps : int, default=8
-        Number of evenly spaced alphas from 0 to 1, endpoints included. Ignored when
-        ``alphas`` is given.
+        Number of evenly spaced alphas from 0 to 1, endpoints included (at least 2).
+        Ignored when ``alphas`` is given.
 
     alphas : array-like of shape (n_steps,), default=None
         Explicit mixing coefficients in ``[0, 1]``.
@@ -234,12 +268,7 @@ def plot_interpolations(
     check_is_fitted(model)
     _matplotlib()
     X_start, X_end = _rows_2d(X_start), _rows_2d(X_end)
-    if alphas is not None:
-        frames = model.interpolate(X_start, X_end, alphas=alphas)
-        alphas = np.asarray(alphas, dtype=np.float64).ravel()
-    else:
-        frames = model.interpolate(X_start, X_end, n_steps=n_steps)
-        alphas = np.linspace(0.0, 1.0, frames.shape[1])
+    frames, alphas = _interpolation_frames(model, X_start, X_end, n_steps, alphas)
     n_pairs, n_alphas, n_features = frames.shape
     shape = _frame_shape(model, image_shape, n_features)
     if row_labels is not None and len(row_labels) != n_pairs:
@@ -270,15 +299,19 @@ def plot_interpolations(
             _frame_axes(axes[i, -1], END_COLOR, "--")
         if row_labels is not None:
             axes[i, 0].set_ylabel(str(row_labels[i]), fontsize=8)
-    for k, alpha in enumerate(alphas):
-        suffix = " (start)" if alpha == 0 else " (end)" if alpha == 1 else ""
-        axes[0, k + offset].set_title(f"{ALPHA}={alpha:.2g}{suffix}", fontsize=7)
-    if show_inputs:
-        axes[0, 0].set_title("input (start)", fontsize=7)
-        axes[0, -1].set_title("input (end)", fontsize=7)
+    _title_columns(axes, alphas, offset)
     return fig
 
 
+@validate_params(
+    {
+        **_GRID_PARAMETERS,
+        "model": [HasMethods(["fit", "transform", "inverse_transform"])],
+        "X": ["array-like"],
+        "n": [Integers(1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_reconstructions(
     model,
     X,
@@ -356,8 +389,6 @@ def plot_reconstructions(
     (12, 'original', 'reconstruction')
     """
     check_is_fitted(model)
-    if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}.")
     _matplotlib()
     X = _rows_2d(X)
     head = X[: int(n)]
@@ -397,6 +428,18 @@ def _embed_2d(codes, method, random_state):
     return reducer.fit_transform(codes), ("UMAP 1", "UMAP 2")
 
 
+@validate_params(
+    {
+        "model": [HasMethods(["fit", "transform"])],
+        "X": ["array-like"],
+        "y": ["array-like", None],
+        "method": [StrOptions({"pca", "tsne", "umap"})],
+        "ax": [HasMethods(["scatter"]), None],
+        "random_state": RANDOM_STATE,
+        "s": [Interval(Real, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_latent(model, X, y=None, *, method="pca", ax=None, random_state=0, s=10):
     """Scatter the codes ``model.transform(X)`` in 2-D, coloured by label.
 
@@ -456,8 +499,6 @@ def plot_latent(model, X, y=None, *, method="pca", ax=None, random_state=0, s=10
     (10, 10)
     """
     check_is_fitted(model)
-    if method not in _LATENT_METHODS:
-        raise ValueError(f"method must be one of {_LATENT_METHODS}, got {method!r}.")
     matplotlib = _matplotlib()
     codes = np.asarray(model.transform(X), dtype=np.float64)
     if y is not None:
@@ -492,6 +533,14 @@ def plot_latent(model, X, y=None, *, method="pca", ax=None, random_state=0, s=10
     return ax
 
 
+@validate_params(
+    {
+        "model": [HasMethods(["fit"])],
+        "ax": [HasMethods(["plot"]), None],
+        "log": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_history(model, *, ax=None, log=True):
     """Plot the per-epoch training losses recorded in ``model.history_``.
 

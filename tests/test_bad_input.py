@@ -15,8 +15,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-import skacai._estimator as estimator_module
-from skacai import ACAITransformer
+from skacai import ACAITransformer, _fit_loop, _rollback
 
 TINY = {"hidden_layer_sizes": (16,), "batch_size": 16, "max_iter": 3, "random_state": 0}
 N_FEATURES = 10
@@ -599,7 +598,7 @@ def test_failed_first_fit_leaves_the_model_unfitted(X, method, data, params, mes
 
 def fail_in_epoch(monkeypatch, epoch, failure):
     """Make the ``epoch``-th epoch from now run and then fail with ``failure(networks)``."""
-    real_train_epoch = estimator_module.train_epoch
+    real_train_epoch = _fit_loop.train_epoch
     calls = []
 
     def train_epoch(networks, *args, **kwargs):
@@ -609,7 +608,7 @@ def fail_in_epoch(monkeypatch, epoch, failure):
             return failure(networks, terms)
         return terms
 
-    monkeypatch.setattr(estimator_module, "train_epoch", train_epoch)
+    monkeypatch.setattr(_fit_loop, "train_epoch", train_epoch)
     return calls
 
 
@@ -674,16 +673,16 @@ def test_non_finite_weights_after_finite_losses_roll_the_epoch_back(X, monkeypat
 
 def test_the_weights_check_is_exact(model):
     networks = (model.encoder_, model.decoder_, model.critic_)
-    assert estimator_module._weights_finite(networks)
+    assert _rollback.weights_finite(networks)
     weight = model.critic_.body.layers[0].weight
     original = weight.detach().clone()
     with torch.no_grad():
         weight.fill_(3e38)  # finite, but the sum of the weights overflows
         assert torch.isinf(weight.sum())
-        assert estimator_module._weights_finite(networks)
+        assert _rollback.weights_finite(networks)
         for value in (np.inf, -np.inf, np.nan):
             weight[1, 2] = value
-            assert not estimator_module._weights_finite(networks)
+            assert not _rollback.weights_finite(networks)
         weight.copy_(original)
 
 

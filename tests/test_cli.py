@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 import skacai.__main__
-from skacai import ACAITransformer, _cli
-from skacai._cli import load_data, main
+from skacai import ACAITransformer
+from skacai._cli import _files, load_data, main
+from skacai._cli import benchmarks as benchmarks_command
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ["demo", "fit", "transform", "interpolate", "benchmarks"]
@@ -247,8 +248,8 @@ def test_multi_line_warnings_are_collapsed(capsys, files, monkeypatch, tmp_path)
         warnings.warn("first line\n  second line", UserWarning, stacklevel=1)
         return load(*args, **kwargs)
 
-    load = _cli.load_data
-    monkeypatch.setattr(_cli, "load_data", load_with_warning)
+    load = _files.load_data
+    monkeypatch.setattr(_files, "load_data", load_with_warning)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         code, _, err = run(
@@ -368,7 +369,9 @@ def test_benchmarks_lists_the_real_scripts(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no ./benchmarks: the checkout's folder next to the package
     code, out, err = run(capsys, "benchmarks")
     assert code == 0, err
-    names = sorted(path.stem for path in (ROOT / "benchmarks").glob("*.py"))
+    # Modules whose names start with "_" (shared helpers) are not scripts: not listed.
+    paths = (ROOT / "benchmarks").glob("*.py")
+    names = sorted(path.stem for path in paths if not path.name.startswith("_"))
     assert names and "persistence" in names
     lines = out.splitlines()
     assert str(ROOT / "benchmarks") in lines[0]
@@ -397,7 +400,12 @@ def test_benchmarks_runs_a_script_with_its_arguments(capfd, tmp_path):
 
 def test_benchmarks_without_a_folder_explains_where_they_are(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(_cli, "_SOURCE_BENCHMARKS", tmp_path / "site-packages" / "benchmarks")
+    # The checkout's folder exists, so only the patched, missing one can give the error.
+    assert benchmarks_command._SOURCE_BENCHMARKS == ROOT / "benchmarks"
+    assert benchmarks_command._SOURCE_BENCHMARKS.is_dir()
+    monkeypatch.setattr(
+        benchmarks_command, "_SOURCE_BENCHMARKS", tmp_path / "site-packages" / "benchmarks"
+    )
     code, _, err = run(capsys, "benchmarks")
     assert_one_line_error(code, err, "benchmarks", "ship with the source repository")
 
@@ -563,7 +571,7 @@ def test_interrupt_exits_130_with_one_line(capsys, files, tmp_path, monkeypatch)
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_cli, "load_data", interrupted)
+    monkeypatch.setattr(_files, "load_data", interrupted)
     code, _, err = run(capsys, "fit", files / "data.npy", "-o", tmp_path / "m")
     assert code == 130
     assert err == "skacai fit: error: interrupted\n"
@@ -572,7 +580,7 @@ def test_interrupt_exits_130_with_one_line(capsys, files, tmp_path, monkeypatch)
 @pytest.mark.filterwarnings("always::UserWarning")
 def test_interrupted_training_saves_the_completed_epochs(capsys, files, tmp_path, monkeypatch):
     """Ctrl-C during training: fit keeps the last completed epoch, the command saves it."""
-    from skacai import _estimator
+    from skacai import _fit_loop
 
     calls = []
 
@@ -582,8 +590,8 @@ def test_interrupted_training_saves_the_completed_epochs(capsys, files, tmp_path
             raise KeyboardInterrupt
         return original(*args, **kwargs)
 
-    original = _estimator.train_epoch
-    monkeypatch.setattr(_estimator, "train_epoch", train_epoch)
+    original = _fit_loop.train_epoch
+    monkeypatch.setattr(_fit_loop, "train_epoch", train_epoch)
     model_path = tmp_path / "model.safetensors"
     code, out, err = run(capsys, "fit", files / "data.npy", "-o", model_path, *FAST)
     assert code == 0
@@ -597,7 +605,7 @@ def test_multi_line_error_messages_are_collapsed(capsys, files, tmp_path, monkey
     def fails(*args, **kwargs):
         raise ValueError("first line\n\n   second line\n")
 
-    monkeypatch.setattr(_cli, "load_data", fails)
+    monkeypatch.setattr(_files, "load_data", fails)
     code, _, err = run(capsys, "fit", files / "data.npy", "-o", tmp_path / "m")
     assert_one_line_error(code, err, "fit")
     assert err == "skacai fit: error: first line second line\n"
@@ -607,7 +615,7 @@ def test_os_errors_lose_their_errno(capsys, files, tmp_path, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied", "/some/file.npy")
 
-    monkeypatch.setattr(_cli, "load_data", denied)
+    monkeypatch.setattr(_files, "load_data", denied)
     code, _, err = run(capsys, "fit", files / "data.npy", "-o", tmp_path / "m")
     assert err == "skacai fit: error: Permission denied: '/some/file.npy'\n"
     assert code == 1
@@ -617,7 +625,7 @@ def test_programming_errors_are_not_hidden(files, tmp_path, monkeypatch):
     def bug(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(_cli, "load_data", bug)
+    monkeypatch.setattr(_files, "load_data", bug)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["fit", str(files / "data.npy"), "-o", str(tmp_path / "m")])
 

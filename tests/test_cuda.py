@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from skacai import ACAITransformer, _estimator, _mlp_step
+from skacai import ACAITransformer, _fit_loop, _mlp_step
 from skacai._networks import NetworkSpec, build_networks
 from skacai._training import Networks, Optimizers, StepGraph, train_epoch
 
@@ -200,7 +200,7 @@ def test_fit_on_the_gpu_replays_a_graph_unless_dropout_draws_masks(X, monkeypatc
             super().__init__()
             graphs.append(self)
 
-    monkeypatch.setattr(_estimator, "StepGraph", Recorded)
+    monkeypatch.setattr(_fit_loop, "StepGraph", Recorded)
     model_for("conv").fit(X)
     assert len(graphs) == 1 and graphs[0].graph is not None
     model_for("mlp_dropout").fit(X)

@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import inspect
 
 import numpy as np
 import pytest
@@ -101,3 +102,28 @@ def test_digits_as_images_in_unit_range():
     assert X.shape == (1797, 64) and X.dtype == np.float32
     assert X.min() == 0.0 and X.max() == 1.0
     assert set(np.unique(y)) == set(range(10))
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "name"),
+    [
+        ((None,), {}, "path"),
+        ((3,), {}, "path"),
+        ((b"mnist.npz",), {}, "path"),
+        (("mnist.npz",), {"as_float": 1}, "as_float"),
+        (("mnist.npz",), {"as_float": "no"}, "as_float"),
+        (("mnist.npz",), {"as_float": None}, "as_float"),
+    ],
+)
+def test_load_mnist_bad_arguments_name_the_parameter(args, kwargs, name):
+    with pytest.raises(ValueError, match=f"The '{name}' parameter of load_mnist must be"):
+        load_mnist(*args, **kwargs)
+
+
+def test_load_mnist_takes_str_and_path_and_numpy_bools(tmp_path):
+    arrays = fake_mnist(np.random.default_rng(4))
+    np.savez(tmp_path / "m.npz", **arrays)
+    from_str = load_mnist(str(tmp_path / "m.npz"), as_float=np.False_)
+    np.testing.assert_array_equal(from_str[0], arrays["x_train"])
+    assert str(inspect.signature(load_mnist)) == "(path, *, as_float=True)"
+    assert str(inspect.signature(load_digits_images)) == "()"

@@ -78,7 +78,7 @@ def test_auto_scaling_is_decided_by_the_first_partial_fit():
 
 
 def test_shared_range_is_finite_for_any_finite_data():
-    from skacai._estimator import _shared_range
+    from skacai._scaling import shared_range as _shared_range
 
     assert _shared_range(np.ones((3, 2))) == 1.0  # nothing varies
     assert _shared_range(np.array([[1e308, -1e308], [-1e308, 1e308]])) == 1.0

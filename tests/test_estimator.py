@@ -74,17 +74,18 @@ def test_outputs_shapes_and_dtypes(fitted, blobs):
 
 
 def test_transform_is_independent_of_the_inference_batches(fitted, blobs, monkeypatch):
-    import skacai._estimator as estimator_module
+    from skacai import _inference
 
     whole = fitted.transform(blobs.astype(np.float32))
-    monkeypatch.setattr(estimator_module, "_INFERENCE_BATCH_SIZE", 7)
+    monkeypatch.setattr(_inference, "INFERENCE_BATCH_SIZE", 7)
+    assert fitted._inference().rows == 7
     np.testing.assert_allclose(
         fitted.transform(blobs.astype(np.float32)), whole, rtol=0, atol=1e-6
     )
 
 
 def test_conv_inference_on_cpu_runs_in_small_batches_with_the_same_results(monkeypatch):
-    import skacai._estimator as estimator_module
+    from skacai import _inference
 
     X = np.random.default_rng(0).normal(size=(300, 64)).astype(np.float32)
     model = ACAITransformer(
@@ -96,12 +97,34 @@ def test_conv_inference_on_cpu_runs_in_small_batches_with_the_same_results(monke
         max_iter=1,
         random_state=0,
     ).fit(X)
-    assert model._inference_rows() == estimator_module._CONV_CPU_INFERENCE_BATCH_SIZE < 300
+    assert model._inference().rows == _inference.CONV_CPU_INFERENCE_BATCH_SIZE < 300
     codes, recon = model.transform(X), model.inverse_transform(model.transform(X))
-    monkeypatch.setattr(estimator_module, "_CONV_CPU_INFERENCE_BATCH_SIZE", 4096)
-    assert model._inference_rows() == 4096
+    monkeypatch.setattr(_inference, "CONV_CPU_INFERENCE_BATCH_SIZE", 4096)
+    assert model._inference().rows == 4096
     np.testing.assert_array_equal(model.transform(X), codes)
     np.testing.assert_array_equal(model.inverse_transform(codes), recon)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "n_components",
+        "conv_width",
+        "n_scales",
+        "max_iter",
+        "batch_size",
+        "n_iter_no_change",
+        "random_state",
+    ],
+)
+def test_int_parameters_refuse_bools(blobs, name):
+    """True is the int 1 to Python, but max_iter=True is a mistake, not one epoch."""
+    model = ACAITransformer(**{**SMALL, name: True})
+    with pytest.raises(
+        ValueError, match=rf"The '{name}' parameter .*\(not a bool\).* Got True instead"
+    ):
+        model.fit(blobs)
+    assert not hasattr(model, "n_iter_")
 
 
 def test_reconstruction_falls_during_training(blobs):
@@ -392,9 +415,9 @@ def test_divergence_in_the_first_epoch_keeps_the_initial_weights(blobs):
 
 
 def test_ctrl_c_keeps_the_last_completed_epoch_and_warns(blobs, monkeypatch):
-    import skacai._estimator as estimator_module
+    from skacai import _device, _fit_loop
 
-    real_train_epoch = estimator_module.train_epoch
+    real_train_epoch = _fit_loop.train_epoch
     calls = []
 
     def interrupted_in_third_epoch(*args, **kwargs):
@@ -408,10 +431,11 @@ def test_ctrl_c_keeps_the_last_completed_epoch_and_warns(blobs, monkeypatch):
     # A context of its own: monkeypatch.undo() would also undo the root conftest's
     # pinning of device="auto" to the CPU.
     with monkeypatch.context() as patch:
-        patch.setattr(estimator_module, "train_epoch", interrupted_in_third_epoch)
+        patch.setattr(_fit_loop, "train_epoch", interrupted_in_third_epoch)
         with pytest.warns(UserWarning, match="interrupted .* in epoch 3; .* from epoch 2"):
             model = ACAITransformer(n_components=3, **params).fit(blobs)
-    assert estimator_module._resolve_device.__name__ == "resolve_auto_to_the_cpu"
+    assert len(calls) == 3
+    assert _device.resolve_device.__name__ == "resolve_auto_to_the_cpu"
     assert model.n_iter_ == 2 and len(model.loss_curve_) == 2
     two_epochs = ACAITransformer(n_components=3, **{**params, "max_iter": 2}).fit(blobs)
     np.testing.assert_array_equal(model.transform(blobs), two_epochs.transform(blobs))
@@ -422,10 +446,10 @@ def test_ctrl_c_keeps_the_last_completed_epoch_and_warns(blobs, monkeypatch):
 
 
 def real_resolve_device():
-    """skacai's own ``_resolve_device``, which the root conftest wraps to pin "auto"."""
-    from skacai import _estimator
+    """skacai's own ``resolve_device``, which the root conftest wraps to pin "auto"."""
+    from skacai import _device
 
-    wrapper = _estimator._resolve_device
+    wrapper = _device.resolve_device
     assert wrapper.__name__ == "resolve_auto_to_the_cpu"  # the pin is in place
     return inspect.getclosurevars(wrapper).nonlocals["resolve"]
 
@@ -440,8 +464,8 @@ def test_device_auto_picks_cuda_when_available_else_the_cpu(monkeypatch, cuda):
 def test_device_auto_in_a_process_that_sees_the_machine():
     """Unpinned and with the machine's GPUs visible: "auto" is CUDA exactly when torch has it."""
     code = (
-        "import torch; from skacai._estimator import _resolve_device; "
-        "print(_resolve_device('auto').type, torch.cuda.is_available())"
+        "import torch; from skacai._device import resolve_device; "
+        "print(resolve_device('auto').type, torch.cuda.is_available())"
     )
     env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
     result = subprocess.run(

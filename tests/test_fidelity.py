@@ -8,7 +8,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from skacai import ACAITransformer
-from skacai._estimator import _float32_convolutions
+from skacai._device import float32_convolutions
 from skacai._networks import ConvGeometry, uncropped
 
 
@@ -168,13 +168,13 @@ def test_scalings_set_the_effective_adversarial_weight_on_mnist(mnist_path):
 def test_float32_convolutions_turn_tf32_off_on_cuda_only():
     flags = torch.backends.cudnn.conv
     before = flags.fp32_precision
-    with _float32_convolutions("cuda"):
+    with float32_convolutions("cuda"):
         assert flags.fp32_precision == "ieee"
     assert flags.fp32_precision == before
-    with _float32_convolutions("cpu"):
+    with float32_convolutions("cpu"):
         assert flags.fp32_precision == before
     # overlapping blocks (fits in two threads): the first one's exit keeps it off
-    outer, inner = _float32_convolutions("cuda"), _float32_convolutions("cuda")
+    outer, inner = float32_convolutions("cuda"), float32_convolutions("cuda")
     outer.__enter__()
     inner.__enter__()
     outer.__exit__(None, None, None)

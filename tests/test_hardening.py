@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from skacai import ACAITransformer, _persistence
+from skacai import ACAITransformer, _model_file, _persistence
 from skacai.exceptions import ModelFileError
 
 FAST = {"hidden_layer_sizes": (16, 8), "batch_size": 32, "max_iter": 2, "random_state": 0}
@@ -40,7 +40,7 @@ def forge(fitted, tmp_path, edit=None, tensors_edit=None):
     if tensors_edit is not None:
         tensors_edit(tensors)
     path = tmp_path / "forged.safetensors"
-    path.write_bytes(_persistence._serialize(description, tensors))
+    path.write_bytes(_model_file.serialize(description, tensors))
     return path
 
 
@@ -207,7 +207,8 @@ def test_a_conv_spec_with_a_zero_image_side_is_a_model_file_error(tmp_path):
         ),
         (
             lambda d: d["params"].update(n_components=10**30),
-            r"'n_components' parameter .* must be an int in the range \[1, 2147483647\]",
+            r"'n_components' parameter .* must be an int \(not a bool\) "
+            r"in the range \[1, 2147483647\]",
         ),
         (
             lambda d: d["params"].update(hidden_layer_sizes={"__tuple__": [16]}),
@@ -483,14 +484,14 @@ def test_a_header_claiming_a_huge_array_is_one_line_not_a_memory_error(files, ca
 
 
 def test_an_array_larger_than_free_memory_is_refused_before_reading(files, capsys, monkeypatch):
-    monkeypatch.setattr("skacai._cli.available_bytes", lambda device="cpu": 2**10)
+    monkeypatch.setattr("skacai._cli._files.available_bytes", lambda device="cpu": 2**10)
     code, _, err = cli(capsys, "fit", files / "data.npy", "-o", files / "m.st")
     one_line_error(code, err, "more than the 1 KiB of memory free")
 
 
 def test_data_passed_transposed_gets_a_one_line_error(tmp_path, capsys, monkeypatch):
     """2 rows of 200,000 columns: the default networks would need ~5 GB; say X.T."""
-    monkeypatch.setattr("skacai._estimator.available_bytes", lambda device="cpu": 2**30)
+    monkeypatch.setattr("skacai._device.available_bytes", lambda device="cpu": 2**30)
     np.save(tmp_path / "wide.npy", np.zeros((2, 200_000), dtype=np.float32))
     code, _, err = cli(capsys, "fit", tmp_path / "wide.npy", "-o", tmp_path / "m.st")
     one_line_error(code, err, "need 4.59 GiB to train, more than the 1 GiB free", "pass X.T")

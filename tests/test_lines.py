@@ -1,10 +1,12 @@
 """The lines benchmark: the synthetic data set and its two metrics."""
 
+import inspect
+
 import numpy as np
 import pytest
 
 from skacai import ACAITransformer
-from skacai.datasets import draw_line, make_lines
+from skacai.datasets import draw_line, make_lines, reference_lines
 from skacai.metrics import (
     evaluate_lines,
     line_interpolation_scores,
@@ -30,15 +32,75 @@ def test_make_lines_is_seeded_and_in_range():
     assert np.mean(X == -1) > 0.9  # mostly background
 
 
-@pytest.mark.parametrize("bad", [0, -3, 2.5, True, np.True_])
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, np.True_, "10"])
 def test_make_lines_rejects_bad_sizes(bad):
-    with pytest.raises(ValueError, match="n_samples must be a positive int"):
+    with pytest.raises(
+        ValueError,
+        match=r"The 'n_samples' parameter of make_lines must be an int \(not a bool\) "
+        r"in the range \[1, inf\)",
+    ):
         make_lines(bad)
 
 
 def test_make_lines_rejects_a_bool_image_size():
-    with pytest.raises(ValueError, match="image_size must be an int >= 4, got True"):
+    with pytest.raises(
+        ValueError,
+        match=r"The 'image_size' parameter of make_lines must be an int \(not a bool\) "
+        r"in the range \[4, inf\)\. Got True instead",
+    ):
         make_lines(3, image_size=True)
+
+
+def test_numpy_ints_are_ints():
+    X, angles = make_lines(np.int64(3), image_size=np.int32(8), random_state=np.int64(0))
+    assert X.shape == (3, 64) and angles.shape == (3,)
+    assert draw_line(np.float32(0.5), np.int64(8)).shape == (8, 8)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: make_lines(3, image_size=3), "image_size"),
+        (lambda: make_lines(3, image_size=16.0), "image_size"),
+        (lambda: make_lines(3, random_state=True), "random_state"),
+        (lambda: make_lines(3, random_state=-1), "random_state"),
+        (lambda: make_lines(3, random_state="0"), "random_state"),
+        (lambda: draw_line("0.5"), "angle"),
+        (lambda: draw_line(np.nan), "angle"),
+        (lambda: draw_line(np.inf), "angle"),
+        (lambda: draw_line(0.5, image_size=True), "image_size"),
+        (lambda: draw_line(0.5, image_size=1), "image_size"),  # failed inside NumPy
+        (lambda: draw_line(0.5, thickness=0), "thickness"),
+        (lambda: draw_line(0.5, thickness="2"), "thickness"),
+        (lambda: reference_lines(True), "image_size"),
+        (lambda: reference_lines(32.0), "image_size"),  # not served from the cache
+        (lambda: reference_lines(8, n_angles=0), "n_angles"),
+        (lambda: reference_lines(8, n_angles=False), "n_angles"),
+    ],
+)
+def test_bad_arguments_to_the_line_drawers_name_the_parameter(call, name):
+    with pytest.raises(ValueError, match=f"The '{name}' parameter of [a-z_]+ must be") as info:
+        call()
+    assert isinstance(info.value, TypeError)  # scikit-learn's InvalidParameterError is both
+
+
+def test_the_checked_functions_keep_their_signatures():
+    """validate_params wraps them with functools.wraps: help() and Sphinx see the real
+    parameters and docstrings."""
+    assert str(inspect.signature(make_lines)) == (
+        "(n_samples=1000, *, image_size=32, random_state=None)"
+    )
+    assert str(inspect.signature(draw_line)) == "(angle, image_size=32, thickness=2.0)"
+    assert str(inspect.signature(reference_lines)) == "(image_size=32, n_angles=10000)"
+    assert make_lines.__name__ == "make_lines" and "ACAI paper" in make_lines.__doc__
+    assert inspect.unwrap(make_lines) is not make_lines  # it is checked
+
+
+def test_reference_lines_are_cached_and_read_only():
+    angles, images = reference_lines(8, n_angles=12)
+    assert reference_lines(8, n_angles=12)[1] is images
+    assert images.shape == (12, 64) and not images.flags.writeable
+    assert angles.shape == (12,) and not angles.flags.writeable
 
 
 @pytest.mark.parametrize(
@@ -169,6 +231,37 @@ def test_evaluate_lines_rejects_non_image_models():
     model.n_features_in_ = 1000
     with pytest.raises(ValueError, match="not on square line images"):
         evaluate_lines(model)
+    model.n_features_in_ = 9  # 3x3: too small to draw a line in
+    with pytest.raises(ValueError, match=r"not on square line images \(at least 4x4"):
+        evaluate_lines(model)
+
+
+def test_nearest_lines_rejects_images_too_small_for_a_line():
+    with pytest.raises(ValueError, match=r"at least 4x4 pixels: 9 pixels per image"):
+        nearest_lines(np.zeros((2, 9)))
+    with pytest.raises(ValueError, match="10 pixels per image is not such a square"):
+        nearest_lines(np.zeros((2, 10)))
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: evaluate_lines(PixelCrossFade(), n_pairs=True), "n_pairs"),
+        (lambda: evaluate_lines(PixelCrossFade(), n_pairs=0), "n_pairs"),
+        (lambda: evaluate_lines(PixelCrossFade(), n_frames=1), "n_frames"),
+        (lambda: evaluate_lines(PixelCrossFade(), n_frames=16.0), "n_frames"),
+        (lambda: evaluate_lines(PixelCrossFade(), random_state=True), "random_state"),
+        (lambda: evaluate_lines(np.zeros((2, 2))), "transformer"),
+        (lambda: nearest_lines(draw_line(0.0).reshape(1, -1), chunk_size=True), "chunk_size"),
+        (lambda: nearest_lines(draw_line(0.0).reshape(1, -1), chunk_size=0), "chunk_size"),
+        (lambda: nearest_lines("lines"), "images"),
+        (lambda: smoothness_scores(0.5), "angles"),
+        (lambda: line_interpolation_scores(None), "frames"),
+    ],
+)
+def test_bad_arguments_to_the_line_metrics_name_the_parameter(call, name):
+    with pytest.raises(ValueError, match=f"The '{name}' parameter of [a-z_]+ must be"):
+        call()
 
 
 def smoothness_of_both(seed):

@@ -1,10 +1,12 @@
 """skacai.metrics against hand-computed cases."""
 
+import inspect
+
 import numpy as np
 import pytest
 from sklearn.cluster import KMeans
 
-from skacai.metrics import clustering_accuracy, kmeans_accuracy, whiten
+from skacai.metrics import cluster_scores, clustering_accuracy, kmeans_accuracy, whiten
 
 
 @pytest.mark.parametrize(
@@ -91,7 +93,10 @@ def test_cluster_scores_follows_the_official_protocol(monkeypatch):
         0,
     )
     np.testing.assert_allclose(seen["X"], whiten(codes[:90])[0])
-    defaults = metrics.cluster_scores.__kwdefaults__
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(metrics.cluster_scores).parameters.items()
+    }
     assert (defaults["n_init"], defaults["max_iter"], defaults["random_state"]) == (1000, 1000, 0)
 
 
@@ -123,3 +128,45 @@ def test_cluster_scores_reports_test_and_train_accuracy_nmi_and_ari():
         train, rng.permutation(y_train), test, y_test, n_clusters=3, n_init=10
     )
     assert abs(shuffled["train_ari"]) < 0.05 and shuffled["train_nmi"] < 0.05
+
+
+CODES = np.random.default_rng(0).normal(size=(20, 2))
+LABELS = np.repeat([0, 1], 10)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: clustering_accuracy(3, [0]), "y_true"),
+        (lambda: clustering_accuracy([0], "0"), "y_pred"),
+        (lambda: whiten("codes"), "codes_train"),
+        (lambda: whiten(CODES, eps=-1.0), "eps"),
+        (lambda: whiten(CODES, eps="0"), "eps"),
+        (lambda: kmeans_accuracy(CODES, CODES, LABELS, True), "n_clusters"),
+        (lambda: kmeans_accuracy(CODES, CODES, LABELS, 0), "n_clusters"),
+        (lambda: kmeans_accuracy(CODES, CODES, LABELS, 2.0), "n_clusters"),
+        (lambda: kmeans_accuracy(CODES, CODES, LABELS, 2, whiten_codes="yes"), "whiten_codes"),
+        (lambda: kmeans_accuracy(CODES, CODES, LABELS, 2, random_state=True), "random_state"),
+        (lambda: kmeans_accuracy(CODES, None, LABELS, 2), "codes_test"),
+        (lambda: cluster_scores(CODES, LABELS, CODES, LABELS, n_init=True), "n_init"),
+        (lambda: cluster_scores(CODES, LABELS, CODES, LABELS, n_init="auto"), "n_init"),
+        (lambda: cluster_scores(CODES, LABELS, CODES, LABELS, max_iter=0), "max_iter"),
+        (lambda: cluster_scores(CODES, LABELS, CODES, LABELS, n_clusters=False), "n_clusters"),
+        (lambda: cluster_scores(CODES, LABELS, CODES, LABELS, whiten_codes=1), "whiten_codes"),
+        (lambda: cluster_scores(CODES, 1, CODES, LABELS), "y_train"),
+        (lambda: cluster_scores(CODES, LABELS, CODES, LABELS, random_state=-1), "random_state"),
+    ],
+)
+def test_bad_arguments_name_the_parameter(call, name):
+    with pytest.raises(ValueError, match=f"The '{name}' parameter of [a-z_]+ must be") as info:
+        call()
+    assert isinstance(info.value, TypeError)  # scikit-learn's InvalidParameterError is both
+
+
+def test_kmeans_settings_are_checked_here_since_kmeans_does_not_check_them_again():
+    """prefer_skip_nested_validation turns KMeans' own parameter checks off inside."""
+    with pytest.raises(ValueError, match="The 'n_clusters' parameter of kmeans_accuracy"):
+        kmeans_accuracy(CODES, CODES, LABELS, -2)
+    assert str(inspect.signature(kmeans_accuracy)) == (
+        "(codes_train, codes_test, y_test, n_clusters=10, *, whiten_codes=True, random_state=0)"
+    )

@@ -1,6 +1,7 @@
 """skacai.plotting: pictures rendered with Agg, read back and checked for content."""
 
 import copy
+import inspect
 import subprocess
 import sys
 import warnings
@@ -191,7 +192,7 @@ def test_bad_row_labels_and_steps_are_refused(model, digits):
     X = digits[0]
     with pytest.raises(ValueError, match="one label per pair"):
         plot_interpolations(model, X[:2], X[2:4], row_labels=["a"])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="The 'n_steps' parameter of plot_interpolations"):
         plot_interpolations(model, X[:2], X[2:4], n_steps=1)
 
 
@@ -225,7 +226,11 @@ def test_reconstructions_show_originals_above_reconstructions(model, digits, tmp
     _png(fig, tmp_path)
     # n larger than the data: one column per sample.
     assert len(plot_reconstructions(model, X[:3], n=8).axes) == 6
-    with pytest.raises(ValueError, match="positive int"):
+    with pytest.raises(
+        ValueError,
+        match=r"The 'n' parameter of plot_reconstructions must be an int \(not a bool\) "
+        r"in the range \[1, inf\)\. Got 0 instead",
+    ):
         plot_reconstructions(model, X, n=0)
 
 
@@ -278,7 +283,11 @@ def test_latent_tsne(model, digits):
 
 def test_latent_errors(model, digits, monkeypatch):
     X, y = digits
-    with pytest.raises(ValueError, match="method must be one of"):
+    with pytest.raises(
+        ValueError,
+        match=r"The 'method' parameter of plot_latent must be a str among \{.*'tsne'.*\}\. "
+        "Got 'mds' instead",
+    ):
         plot_latent(model, X, y, method="mds")
     with pytest.raises(ValueError, match="one label per sample"):
         plot_latent(model, X, y[:-1])
@@ -314,6 +323,60 @@ def test_history_with_non_positive_values_stays_linear(model):
 
 
 # ---------------------------------------------------------------------- shared checks
+
+
+def _bad_calls(model, X, y):
+    """(call, parameter) pairs: each call passes one bad value, named in the error."""
+    pair = (X[:2], X[2:4])
+    return [
+        (lambda: plot_interpolations(model, *pair, True), "n_steps"),
+        (lambda: plot_interpolations(model, *pair, 2.5), "n_steps"),
+        (lambda: plot_interpolations(model, *pair, "8"), "n_steps"),
+        (lambda: plot_interpolations(model, *pair, alphas=0.5), "alphas"),
+        (lambda: plot_interpolations(model, *pair, show_inputs="yes"), "show_inputs"),
+        (lambda: plot_interpolations(model, *pair, row_labels="ab"), "row_labels"),
+        (lambda: plot_interpolations(model, *pair, image_shape=64), "image_shape"),
+        (lambda: plot_interpolations(model, *pair, cmap=3), "cmap"),
+        (lambda: plot_interpolations(model, *pair, vmin=np.nan), "vmin"),
+        (lambda: plot_interpolations(model, *pair, vmax="1"), "vmax"),
+        (lambda: plot_interpolations(model, *pair, fig=Figure().add_subplot()), "fig"),
+        (lambda: plot_interpolations(model, *pair, figsize=5), "figsize"),
+        (lambda: plot_interpolations(model, *pair, panel_size=0), "panel_size"),
+        (lambda: plot_interpolations(model, None, X[2:4]), "X_start"),
+        (lambda: plot_interpolations(X, *pair), "model"),
+        (lambda: plot_reconstructions(model, X, n=True), "n"),
+        (lambda: plot_reconstructions(model, X, n="8"), "n"),
+        (lambda: plot_reconstructions(model, X, n=-1), "n"),
+        (lambda: plot_reconstructions(model, "X"), "X"),
+        (lambda: plot_reconstructions(model, X, panel_size=-1.0), "panel_size"),
+        (lambda: plot_latent(model, X, y, method="PCA"), "method"),
+        (lambda: plot_latent(model, X, "y"), "y"),
+        (lambda: plot_latent(model, X, y, ax=Figure()), "ax"),
+        (lambda: plot_latent(model, X, y, random_state=True), "random_state"),
+        (lambda: plot_latent(model, X, y, s=-1), "s"),
+        (lambda: plot_latent(None, X, y), "model"),
+        (lambda: plot_history(model, log="yes"), "log"),
+        (lambda: plot_history(model, ax=Figure()), "ax"),
+        (lambda: plot_history("model"), "model"),
+    ]
+
+
+def test_bad_arguments_name_the_parameter(model, digits):
+    X, y = digits
+    for call, name in _bad_calls(model, X, y):
+        with pytest.raises(ValueError, match=f"The '{name}' parameter of plot_[a-z]+ must be"):
+            call()
+
+
+def test_the_checked_functions_keep_their_signatures():
+    assert list(inspect.signature(plot_interpolations).parameters)[:4] == [
+        "model",
+        "X_start",
+        "X_end",
+        "n_steps",
+    ]
+    assert str(inspect.signature(plot_history)) == "(model, *, ax=None, log=True)"
+    assert plot_latent.__doc__.startswith("Scatter the codes")
 
 
 def _all_plots(model, X, y):

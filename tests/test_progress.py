@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import tqdm
 
-import skacai._estimator as estimator_module
-from skacai import ACAITransformer, _progress
+from skacai import ACAITransformer, _fit_loop, _inference, _progress
 
 SMALL = {"hidden_layer_sizes": (16,), "batch_size": 32, "max_iter": 4, "random_state": 0}
 
@@ -21,7 +20,7 @@ def X():
 def eager_bars(monkeypatch):
     """Inference bars for any call longer than one batch of 16 rows, at once."""
     monkeypatch.setattr(_progress, "INFERENCE_DELAY", 0)
-    monkeypatch.setattr(estimator_module, "_INFERENCE_BATCH_SIZE", 16)
+    monkeypatch.setattr(_inference, "INFERENCE_BATCH_SIZE", 16)
 
 
 def run_every_method(model, X):
@@ -82,7 +81,7 @@ def test_the_bar_stops_where_early_stopping_stops(X, capsys):
 
 
 def test_ctrl_c_closes_the_bar(X, capsys, monkeypatch):
-    real_train_epoch = estimator_module.train_epoch
+    real_train_epoch = _fit_loop.train_epoch
     calls = []
 
     def interrupted_in_second_epoch(*args, **kwargs):
@@ -91,7 +90,7 @@ def test_ctrl_c_closes_the_bar(X, capsys, monkeypatch):
             raise KeyboardInterrupt
         return real_train_epoch(*args, **kwargs)
 
-    monkeypatch.setattr(estimator_module, "train_epoch", interrupted_in_second_epoch)
+    monkeypatch.setattr(_fit_loop, "train_epoch", interrupted_in_second_epoch)
     with pytest.warns(UserWarning, match="interrupted"):
         model = ACAITransformer(n_components=2, verbose=1, **SMALL).fit(X)
     assert model.n_iter_ == 1 and not tqdm.tqdm._instances

@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import save_file
 from sklearn.base import clone
 
-from skacai import ACAITransformer, _persistence
+from skacai import ACAITransformer, _model_file, _persistence
 from skacai.exceptions import ModelFileError, VersionMismatchWarning
 
 FAST = {"hidden_layer_sizes": (16, 8), "batch_size": 32, "max_iter": 3, "random_state": 0}
@@ -199,7 +199,7 @@ def test_a_consistent_but_forged_description_is_refused(fitted, tmp_path):
     description, tensors = _persistence._describe(fitted)
     description["state"]["network_spec"]["n_components"] = 5
     path = tmp_path / "forged.safetensors"
-    path.write_bytes(_persistence._serialize(description, tensors))
+    path.write_bytes(_model_file.serialize(description, tensors))
     with pytest.raises(ModelFileError, match="invalid model description"):
         ACAITransformer.load(path)
 
@@ -208,7 +208,7 @@ def test_invalid_parameters_in_a_file_are_refused(fitted, tmp_path):
     description, tensors = _persistence._describe(fitted)
     description["params"]["batch_size"] = -5
     path = tmp_path / "forged.safetensors"
-    path.write_bytes(_persistence._serialize(description, tensors))
+    path.write_bytes(_model_file.serialize(description, tensors))
     with pytest.raises(ModelFileError, match=r"invalid model description.*batch_size"):
         ACAITransformer.load(path)
 
@@ -313,14 +313,14 @@ def test_a_failed_save_keeps_the_previous_file_and_leaves_no_debris(
     fitted, saved, X, monkeypatch, error
 ):
     def half_then_fail(path, tensors, metadata):
-        data = _persistence._save_tensors(tensors, metadata=metadata)
+        data = _model_file._save_tensors(tensors, metadata=metadata)
         with open(path, "wb") as file:
             file.write(data[: len(data) // 2])
         raise error
 
     before = saved.read_bytes()
     other = clone(fitted).set_params(random_state=1).fit(X)
-    monkeypatch.setattr(_persistence, "_write_file", half_then_fail)
+    monkeypatch.setattr(_model_file, "write_file", half_then_fail)
     with pytest.raises(type(error)):
         other.save(saved)
     assert saved.read_bytes() == before
@@ -339,16 +339,16 @@ def test_a_process_killed_mid_save_leaves_the_previous_file_intact(fitted, saved
         f"""
         import os
         import numpy as np
-        from skacai import ACAITransformer, _persistence
+        from skacai import ACAITransformer, _model_file
 
         def half_then_die(path, tensors, metadata):
-            data = _persistence._save_tensors(tensors, metadata=metadata)
+            data = _model_file._save_tensors(tensors, metadata=metadata)
             with open(path, "wb") as file:
                 file.write(data[: len(data) // 2])
                 file.flush()
                 os._exit(9)  # no cleanup, no exception handlers: like a kill -9
 
-        _persistence._write_file = half_then_die
+        _model_file.write_file = half_then_die
         X = np.random.default_rng(1).normal(size=(60, 36))
         model = ACAITransformer(n_components=4, max_iter=1, random_state=1).fit(X)
         model.save({str(saved)!r})
@@ -391,7 +391,7 @@ def test_a_model_file_whose_header_length_starts_like_a_pickle_loads(tmp_path):
     0x80, the first byte of a pickle, and load used to refuse it as one."""
     for n_layers in range(1, 400):
         model = ACAITransformer(hidden_layer_sizes=(8,) * n_layers, max_iter=2)
-        data = _persistence._serialize(*_persistence._describe(model))
+        data = _model_file.serialize(*_persistence._describe(model))
         if data[:1] == b"\x80":
             break
     assert data[:1] == b"\x80"

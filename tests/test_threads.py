@@ -9,8 +9,7 @@ import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-import skacai._estimator as estimator_module
-from skacai import ACAITransformer
+from skacai import ACAITransformer, _inference
 
 N_THREADS = 8
 REPEATS = 4
@@ -61,7 +60,8 @@ def calls(model, X):
 
 
 def test_concurrent_inference_matches_serial_inference(model, X, monkeypatch):
-    monkeypatch.setattr(estimator_module, "_INFERENCE_BATCH_SIZE", BATCH)
+    monkeypatch.setattr(_inference, "INFERENCE_BATCH_SIZE", BATCH)
+    assert model._inference().rows == BATCH
     work = calls(model, X)
     expected = {name: call() for name, call in work}
     weights = [

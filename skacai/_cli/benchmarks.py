@@ -1,0 +1,103 @@
+"""``skacai benchmarks``: list the benchmark scripts of a source checkout, or run one."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+
+from skacai._cli._common import EXIT_OK, PROG, CommandError, quote
+
+NAME = "benchmarks"
+HELP = "list the benchmark scripts of a source checkout, or run one"
+DESCRIPTION = (
+    "Without NAME: list the scripts in the benchmarks folder with their one-line "
+    "summaries. With NAME: run benchmarks/NAME.py with the remaining ARGS in a subprocess "
+    "of this Python and exit with its exit code. The folder is --dir, else ./benchmarks, "
+    "else the one next to the skacai package in a source checkout; the scripts ship with "
+    "the source repository, not with the installed package."
+)
+EPILOG = f"""\
+examples:
+  {PROG} benchmarks
+  {PROG} benchmarks persistence --hidden 1000 1000
+  {PROG} benchmarks mnist_eval --help       (the script's own help)
+  {PROG} benchmarks --dir ~/src/skacai/benchmarks tabular_eval"""
+
+# The source checkout's folder of benchmark scripts (absent from installed wheels):
+# this file is skacai/_cli/benchmarks.py, the folder is next to skacai/.
+_SOURCE_BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def add_arguments(parser):
+    """``--dir``, ``NAME`` and the script's ``ARGS``."""
+    parser.add_argument(
+        "--dir", metavar="FOLDER", help="the benchmarks folder (give it before NAME)"
+    )
+    parser.add_argument("name", nargs="?", metavar="NAME", help="the script to run")
+    parser.add_argument(
+        "args",
+        nargs=argparse.REMAINDER,
+        metavar="ARGS",
+        help="arguments for the script (everything after NAME; a leading '--' is dropped)",
+    )
+
+
+def benchmark_folder(folder=None):
+    """The benchmark scripts' folder: ``folder``, else ``./benchmarks``, else the checkout's."""
+    if folder is not None:
+        path = Path(folder)
+        if not path.is_dir():
+            raise FileNotFoundError(f"--dir {quote(path)} is not a folder")
+        return path
+    for candidate in (Path("benchmarks"), _SOURCE_BENCHMARKS):
+        if candidate.is_dir():
+            return candidate
+    raise CommandError(
+        "no benchmarks folder found: the benchmark scripts ship with the source repository, "
+        "not with the installed package; run from a checkout or pass --dir FOLDER"
+    )
+
+
+def benchmark_scripts(folder):
+    """``{name: one-line summary}`` of the ``*.py`` scripts in ``folder``, by name."""
+    scripts = {}
+    for path in sorted(Path(folder).glob("*.py")):
+        if path.name.startswith("_") or not path.is_file():
+            continue
+        try:
+            docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+        except (SyntaxError, ValueError, OSError):
+            docstring = None
+        summary = docstring.strip().splitlines()[0] if docstring and docstring.strip() else ""
+        scripts[path.stem] = summary or "(no description)"
+    return scripts
+
+
+def run(args):
+    """List the scripts, or run one and return its exit code."""
+    import subprocess
+
+    folder = benchmark_folder(args.dir)
+    scripts = benchmark_scripts(folder)
+    if args.name is None:
+        if not scripts:
+            raise CommandError(f"no benchmark scripts (*.py) in {quote(folder)}")
+        print(f"Benchmark scripts in {folder} (run one: {PROG} benchmarks NAME [ARGS...]):")
+        width = max(len(name) for name in scripts)
+        for name, summary in scripts.items():
+            print(f"  {name:<{width}}  {summary}")
+        return EXIT_OK
+    name = args.name.removesuffix(".py")
+    if name not in scripts:
+        available = ", ".join(scripts) if scripts else "none"
+        raise ValueError(f"no benchmark {args.name!r} in {quote(folder)}; available: {available}")
+    script_args = list(args.args)
+    if script_args[:1] == ["--"]:
+        script_args = script_args[1:]
+    sys.stdout.flush()
+    returncode = subprocess.run(
+        [sys.executable, str(folder / f"{name}.py"), *script_args]
+    ).returncode
+    return 128 - returncode if returncode < 0 else returncode  # killed by a signal: 128 + N

@@ -1,0 +1,166 @@
+"""The training loop of one fit: optimisers, the epochs with their rollback, and the
+early-stopping monitor. Plain functions on networks and tensors, never the estimator."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from skacai._device import captures, float32_convolutions
+from skacai._networks import uncropped
+from skacai._rollback import load_states, module_states, restore, snapshot, weights_finite
+from skacai._training import (
+    Optimizers,
+    StepGraph,
+    Workspace,
+    match_parameter_layout,
+    train_epoch,
+)
+
+# precision -> the dtype of torch.autocast in each training step (None: no autocast).
+AUTOCAST = {"float32": None, "bfloat16": torch.bfloat16}
+
+
+class StepSettings(NamedTuple):
+    """How each epoch trains: the estimator's parameters, resolved."""
+
+    batch_size: int
+    shuffle: bool
+    adversarial_weight: float
+    critic_regularization: float
+    dropout: float
+    precision: str
+    padded: bool  # the loss covers the whole padded image: the decoder returns it uncropped
+
+
+def make_optimizers(networks, saved_states, learning_rate, device):
+    """Adam for the autoencoder and for the critic, continuing ``saved_states`` if given.
+
+    Fused kernels on the CPU and CUDA; on CUDA the step counts stay on the GPU
+    (``capturable``) so that training steps can be replayed as CUDA graphs. The
+    learning rate is always the current one, not the saved one.
+    """
+    device = torch.device(device)
+    fused = device.type in ("cpu", "cuda")
+    capturable = captures(device)
+    optimizers = Optimizers(
+        *(
+            torch.optim.Adam(parameters, fused=fused, capturable=capturable)
+            for parameters in (networks.autoencoder_parameters(), networks.critic_parameters())
+        )
+    )
+    if saved_states is not None:
+        for optimizer, state in zip(optimizers, saved_states, strict=True):
+            optimizer.load_state_dict(state)
+            match_parameter_layout(optimizer)
+    for optimizer in optimizers:
+        for group in optimizer.param_groups:  # not the saved ones: another device's
+            group.update(lr=learning_rate, fused=fused, capturable=capturable)
+    return optimizers
+
+
+class EarlyStopping:
+    """The convergence monitor of one fit.
+
+    Follows the training loss, or with ``X_val`` the score ``-MSE`` on that
+    held-out data (keeping the best epoch's weights); training has converged
+    once ``patience`` epochs in a row improved the best by less than ``tol``.
+    """
+
+    def __init__(self, tol, patience, X_val=None):
+        self.tol, self.patience, self.X_val = tol, patience, X_val
+        validating = X_val is not None
+        self.best_loss = None if validating else np.inf
+        self.validation_scores = [] if validating else None
+        self.best_validation_score = -np.inf if validating else None
+        self.best_state = None
+        self._no_improvement = 0
+
+    def converged(self, networks, terms):
+        """Record one epoch's losses ``terms``; whether training has converged."""
+        if self.X_val is None:
+            score, best = -terms["reconstruction"], -self.best_loss
+        else:
+            with torch.no_grad():
+                reconstruction = networks.decoder(networks.encoder(self.X_val))
+            score = -float((reconstruction - self.X_val).square().mean())
+            self.validation_scores.append(score)
+            best = self.best_validation_score
+        self._no_improvement = self._no_improvement + 1 if score < best + self.tol else 0
+        if score > best and self.X_val is None:
+            self.best_loss = -score
+        elif score > best:
+            self.best_validation_score = score
+            self.best_state = module_states(networks)
+        return self._no_improvement >= self.patience
+
+
+def run_epochs(networks, optimizers, generator, X, n_epochs, settings, *, monitor, record, bar):
+    """Train up to ``n_epochs`` on the tensor X; return how training ended.
+
+    ``"interrupted"`` (Ctrl-C) and ``"diverged"`` (non-finite losses or weights)
+    roll the epoch back; ``"max_iter"`` when ``monitor`` (an
+    :class:`EarlyStopping`, or None for no convergence check) never saw
+    convergence; None otherwise. ``record(terms)`` is called after each
+    completed epoch. With a validation set the best epoch's weights are kept.
+    """
+    workspace = Workspace(X.device, X.dtype)  # buffers shared by the epochs
+    # On a GPU, full batches replay the step captured as one CUDA graph (dropout
+    # masks are drawn inside the step, so models with dropout train eagerly).
+    graph = StepGraph() if captures(X.device) and settings.dropout == 0 else None
+    ending = None if monitor is None else "max_iter"
+    with _training_mode(networks, settings, X.device):
+        for epoch in range(n_epochs):
+            bar.set_description_str(f"ACAI epoch {epoch + 1}/{n_epochs}", refresh=False)
+            last_good = snapshot(networks, optimizers, generator)
+            try:
+                terms = train_epoch(
+                    networks,
+                    optimizers,
+                    X,
+                    batch_size=settings.batch_size,
+                    shuffle=settings.shuffle,
+                    generator=generator,
+                    adversarial_weight=settings.adversarial_weight,
+                    critic_regularization=settings.critic_regularization,
+                    dropout=settings.dropout,
+                    on_batch=bar.update,
+                    workspace=workspace,
+                    autocast_dtype=AUTOCAST[settings.precision],
+                    graph=graph,
+                )
+            except KeyboardInterrupt:
+                restore(networks, optimizers, generator, last_good)
+                ending = "interrupted"
+                break
+            # The losses are those before each step, so the last step's update
+            # can poison the weights while the epoch's losses are still finite.
+            if not (np.all(np.isfinite(list(terms.values()))) and weights_finite(networks)):
+                restore(networks, optimizers, generator, last_good)
+                ending = "diverged"
+                break
+            record(terms)
+            if monitor is not None and monitor.converged(networks, terms):
+                ending = None
+                break
+    if monitor is not None and monitor.best_state is not None:
+        load_states(networks, monitor.best_state)
+    return ending
+
+
+def _training_mode(networks, settings, device):
+    """A context with the networks in training mode (evaluation mode after it), the
+    decoder uncropped for ``settings.padded``, and float32 convolutions on CUDA for
+    ``precision="float32"``."""
+    context = ExitStack()
+    for module in networks:
+        module.train()
+    context.callback(lambda: [module.eval() for module in networks])
+    if settings.padded:
+        context.enter_context(uncropped(networks.decoder))
+    if settings.precision == "float32":
+        context.enter_context(float32_convolutions(device))
+    return context

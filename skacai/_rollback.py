@@ -1,0 +1,105 @@
+"""Undo: a failed call leaves the estimator exactly as it was, and a failed epoch
+leaves the networks as they were before it."""
+
+from __future__ import annotations
+
+import copy
+from contextlib import contextmanager
+
+import torch
+
+from skacai._networks import NETWORK_ATTRIBUTES
+
+
+@contextmanager
+def unchanged_on_error(estimator, *, in_place=False):
+    """Leave the estimator exactly as it was if the block raises, and re-raise.
+
+    Attributes are restored by reference, which suffices when the block only
+    assigns them (validation, a fresh fit's new networks). With
+    ``in_place=True`` (training continues the fitted networks) what training
+    mutates in place is saved too: the networks' weights and device, the
+    optimiser states (whose tensors the live optimisers share and update) and
+    the lengths of the append-only history lists.
+    """
+    saved = dict(estimator.__dict__)
+    if in_place:
+        networks = [saved[name] for name in NETWORK_ATTRIBUTES]
+        weights = module_states(networks)
+        optimizer_states = map_tensors(torch.Tensor.clone, saved.get("_optimizer_states"))
+        histories = [saved["loss_curve_"], *saved["history_"].values()]
+        lengths = [len(values) for values in histories]
+    try:
+        yield
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(saved)
+        if in_place:
+            for module in networks:
+                module.to(saved["device_"])
+            load_states(networks, weights)
+            estimator._optimizer_states = optimizer_states
+            for values, length in zip(histories, lengths, strict=True):
+                del values[length:]
+        raise
+
+
+def map_tensors(function, value):
+    """``value`` (nested dicts, lists and tuples, e.g. optimiser states) with
+    ``function`` applied to every tensor in it."""
+    if isinstance(value, torch.Tensor):
+        return function(value)
+    if isinstance(value, dict):
+        return {key: map_tensors(function, item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(map_tensors(function, item) for item in value)
+    return value
+
+
+def weights_finite(networks):
+    """Whether every parameter of the networks is finite.
+
+    A finite sum proves all its terms finite, so the exact element-wise test
+    (ten times slower on the CPU) only runs when a sum is not finite.
+    """
+    parameters = [p for module in networks for p in module.parameters()]
+    with torch.no_grad():
+        if bool(torch.stack([p.sum() for p in parameters]).isfinite().all()):
+            return True
+        return bool(torch.stack([torch.isfinite(p).all() for p in parameters]).all())
+
+
+def module_states(networks):
+    """Copies of the networks' weights (on their device)."""
+    return [copy.deepcopy(module.state_dict()) for module in networks]
+
+
+def load_states(networks, states):
+    """Load the weights copied by :func:`module_states`."""
+    for module, state in zip(networks, states, strict=True):
+        module.load_state_dict(state)
+
+
+def snapshot(networks, optimizers, generator):
+    """Copies of the weights, optimiser and generator states, to roll back an epoch."""
+    return (
+        module_states(networks),
+        [copy.deepcopy(optimizer.state_dict()) for optimizer in optimizers],
+        generator.get_state(),
+    )
+
+
+def restore(networks, optimizers, generator, saved):
+    """Return the networks, optimisers and generator to a :func:`snapshot`."""
+    weights, optimizer_states, generator_state = saved
+    load_states(networks, weights)
+    for optimizer, state in zip(optimizers, optimizer_states, strict=True):
+        optimizer.load_state_dict(state)
+    generator.set_state(generator_state)
+
+
+def module_on_cpu(module):
+    """``module`` if it is on the CPU, else a copy of it there."""
+    if all(p.device.type == "cpu" for p in module.parameters()):
+        return module
+    return copy.deepcopy(module).to("cpu")

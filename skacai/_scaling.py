@@ -1,0 +1,143 @@
+"""The input scaling: statistics fitted on the training data, and X in the networks' units."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+# scaling="auto" scales all features by one number when the median feature's range
+# is at least this share of the data's overall range (1.0 for MNIST's and the
+# digits' pixels; 0.002 for wine, 0.0001 for breast cancer, 0.38 for iris).
+SHARED_RANGE = 0.5
+
+
+def resolve(scaling, X, images):
+    """``scaling`` with ``"auto"`` resolved for the training data X.
+
+    ``"global"`` for images and for features that share one range, as pixels
+    do: the median feature's range (max - min, over the features that vary) is
+    at least half of X's overall range. ``"feature"`` otherwise: columns on
+    unrelated scales. Never ``"minmax"`` or None.
+    """
+    if scaling != "auto":
+        return scaling
+    if images:
+        return "global"
+    return "global" if shared_range(X) >= SHARED_RANGE else "feature"
+
+
+def shared_range(X):
+    """The median range (max - min) of X's varying features, over X's overall range.
+
+    1 when most features span the whole range of the data (pixels); near 0 when
+    a few columns on large scales dominate it (raw tabular data). 1 for data
+    without spread (nothing to choose between).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        low, high = X.min(axis=0), X.max(axis=0)
+        ranges = (high / 2 - low / 2)[high > low]  # halved: finite for any finite X
+        total = high.max() / 2 - low.min() / 2
+    if ranges.size == 0 or not total > 0:
+        return 1.0
+    return float(np.median(ranges / total))
+
+
+def statistics(X, scaling):
+    """``mean_`` and ``scale_`` for ``scaling``; ``scale_`` is 0 where the spread is none.
+
+    A spread counts as none when it is within rounding error of the values'
+    magnitude (scikit-learn's ``StandardScaler`` rule), never by an absolute
+    threshold, so data of any magnitude down to the smallest normal float64
+    scales alike. ``"feature"`` judges each feature by its own spread;
+    ``"global"`` and ``"minmax"`` have one spread for all features.
+    """
+    n_samples, n_features = X.shape
+    if scaling is None:
+        return np.zeros(n_features), np.ones(n_features)
+    X = X.astype(np.float64, copy=False)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):  # checked below
+        if scaling == "minmax":
+            # Halved before adding, so that the midpoint of any finite range is finite.
+            low, high = X.min(), X.max()
+            mean = np.full(n_features, low / 2 + high / 2)
+            std = np.full(n_features, high / 2 - low / 2)
+            center = np.abs(mean)
+        else:
+            mean, std = _column_moments(X)
+            center = np.abs(mean)
+            if scaling == "global":
+                # The root mean square of the stds, computed without squaring tiny stds
+                # to zero or huge ones to infinity.
+                peak = std.max()
+                pooled = peak * np.sqrt(np.mean(np.square(std / peak))) if peak > 0 else 0.0
+                std = np.full(n_features, pooled)
+                center = np.full(n_features, center.max())
+    if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+        raise ValueError(
+            f"scaling={scaling!r} cannot scale X: its mean or spread overflows float64 "
+            "(values near 1.8e308). Divide X by a constant first."
+        )
+    constant = _no_spread(std, center, n_samples)
+    tiny = np.finfo(np.float64).tiny
+    if np.any(~constant & (std < tiny)):
+        warnings.warn(
+            f"X varies by less than the smallest normal float64 ({tiny:.3g}) "
+            f"(scaling={scaling!r}), where numbers lose precision: its codes will not "
+            "match those of the same data at a larger scale. Multiply X by a constant "
+            "(e.g. 1e300) first.",
+            UserWarning,
+            stacklevel=4,
+        )
+    return mean, np.where(constant, 0.0, std)
+
+
+def _column_moments(X):
+    """Per-column mean and standard deviation, free of under- and overflow.
+
+    Columns whose values are so small that their squares underflow (below
+    about 1e-154), or so large that they overflow, are divided by their
+    largest magnitude first; other data take NumPy's direct path.
+    """
+    low, high = X.min(axis=0), X.max(axis=0)
+    peak = np.maximum(-low, high)  # max |x| without a copy of X
+    if np.all((peak == 0) | ((peak > 1e-150) & (peak < 1e150))):
+        mean, std = X.mean(axis=0), X.std(axis=0)
+    else:
+        peak = np.where(peak > 0, peak, 1.0)
+        unit = X / peak
+        mean, std = peak * unit.mean(axis=0), peak * unit.std(axis=0)
+    # A constant column's mean is its value exactly (a sum would round it).
+    return np.where(low == high, high, mean), np.where(low == high, 0.0, std)
+
+
+def _no_spread(std, center, n_samples):
+    """Whether a spread is within rounding error of nothing (``StandardScaler``'s rule,
+    ``var <= n eps var + (n eps mean)**2``, in standard deviations so that nothing
+    squares to zero)."""
+    eps = np.finfo(np.float64).eps
+    return std * (1.0 - np.sqrt(n_samples * eps)) <= n_samples * eps * center
+
+
+def divisor(scale):
+    """``scale_`` with 1 for features without spread (decoded as their ``mean_``)."""
+    return np.where(scale > 0, scale, 1.0)
+
+
+def to_float32(X, mean, scale, scaling):
+    """X scaled and in float32 for training; ValueError where float32 overflows."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = ((X - mean) / divisor(scale)).astype(np.float32)
+    if not np.isfinite(scaled).all():
+        if scaling is None:
+            hint = "rescale X (e.g. divide it by a constant) or use scaling='global'"
+        else:
+            hint = (
+                "X is on a vastly larger scale than the data that fixed mean_ and "
+                "scale_ (the first fit or partial_fit); rescale X or fit anew"
+            )
+        raise ValueError(
+            f"X has values beyond float32's range (about 3.4e38) after scaling "
+            f"(scaling={scaling!r}), and training runs in float32: {hint}."
+        )
+    return scaled

@@ -1,0 +1,108 @@
+"""Checks of user input that need only NumPy: shared by the estimator, the data sets,
+the plots and the command line.
+
+Every check raises a ValueError that names what was wrong and what to pass instead.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral
+
+import numpy as np
+from sklearn.utils import check_array
+
+# The dtypes the estimator computes in; other real input is converted to float64.
+FLOAT_DTYPES = (np.float64, np.float32)
+# Rows per chunk of all_finite: bounds its temporary boolean array.
+_FINITE_CHUNK = 4096
+
+
+def is_int(value):
+    """An int or NumPy integer, not a bool (Python counts True as 1)."""
+    return isinstance(value, Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(value, name, *, minimum=1, maximum=None, why=""):
+    """``value`` as an int, or a ValueError naming ``name`` and the allowed range."""
+    if is_int(value) and value >= minimum and (maximum is None or value <= maximum):
+        return int(value)
+    allowed = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+    if maximum is not None:
+        allowed += f" (at most {maximum})"
+    raise ValueError(f"{name} must be {allowed}{why}, got {value!r}.")
+
+
+def check_image_shape(image_shape, n_features, subject):
+    """``image_shape`` as ``(channels, height, width)``, checked against ``n_features``.
+
+    ``subject`` names what has ``n_features`` features in the error ("X", "the model").
+    """
+    shape = tuple(image_shape) if np.ndim(image_shape) == 1 else ()
+    if not (len(shape) in (2, 3) and all(is_int(s) and s > 0 for s in shape)):
+        raise ValueError(
+            "image_shape must be (channels, height, width) or (height, width) "
+            f"with positive ints, got {image_shape!r}."
+        )
+    shape = tuple(int(s) for s in ((1, *shape) if len(shape) == 2 else shape))
+    if math.prod(shape) != n_features:
+        raise ValueError(
+            f"image_shape={image_shape!r} describes {math.prod(shape)} values per sample "
+            f"but {subject} has {n_features} features. Give the shape of one image, with "
+            "channels * height * width == n_features."
+        )
+    return shape
+
+
+def interpolation_alphas(n_steps, alphas):
+    """The mixing coefficients of ``interpolate``: ``n_steps`` evenly spaced, or ``alphas``."""
+    if alphas is None:
+        n_steps = 10 if n_steps is None else n_steps
+        if not is_int(n_steps) or n_steps < 2:
+            raise ValueError(f"n_steps must be an int >= 2 (both ends), got {n_steps!r}.")
+        return np.linspace(0.0, 1.0, n_steps)
+    if n_steps is not None:
+        raise ValueError("Give either n_steps or alphas to interpolate, not both.")
+    alphas = check_array(
+        alphas,
+        ensure_2d=False,
+        ensure_min_samples=0,
+        ensure_min_features=0,
+        dtype=np.float64,
+        input_name="alphas",
+    )
+    if alphas.ndim != 1:
+        raise ValueError(f"alphas must be 1-D, got shape {alphas.shape}.")
+    if alphas.size == 0:
+        raise ValueError("alphas must hold at least one mixing coefficient, got none.")
+    if np.any((alphas < 0) | (alphas > 1)):
+        raise ValueError(
+            "alphas must lie in [0, 1]: 0 decodes X_start's code, 1 X_end's; "
+            f"got values from {alphas.min()} to {alphas.max()}."
+        )
+    return alphas
+
+
+def checked(result, method, dtype):
+    """``result``, or a ValueError if an overflow left infinities or NaN in it."""
+    if all_finite(result):
+        return result
+    if dtype == np.float32:
+        hint = "float32 input is computed in float32, whose range ends near 3.4e38: pass float64"
+    else:
+        hint = "bring the input closer to the training data's scale"
+    raise ValueError(
+        f"{method} overflowed: its input lies so far outside the range of the training "
+        f"data that the result would hold infinities or NaN; {hint}."
+    )
+
+
+def all_finite(array):
+    """``np.isfinite(array).all()`` without a boolean array the size of ``array``."""
+    array = np.asarray(array)
+    if array.ndim == 0:
+        return bool(np.isfinite(array))
+    return all(
+        np.isfinite(array[start : start + _FINITE_CHUNK]).all()
+        for start in range(0, array.shape[0], _FINITE_CHUNK)
+    )
