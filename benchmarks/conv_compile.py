@@ -16,15 +16,14 @@ compilation (the first steps) is timed apart and printed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import time
 from pathlib import Path
 from unittest import mock
 
 import torch
-from conv_layout import DEFAULT_DATA, PRECISIONS, load_images, networks_in, time_training
+from _common import DEFAULT_MNIST, append_record, load_mnist_images, machine, set_threads
+from conv_layout import PRECISIONS, networks_in, time_training
 
 import skacai._training
 
@@ -38,12 +37,11 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=10.0, help="per timed run")
     parser.add_argument("--repeats", type=int, default=2, help="alternating runs per variant")
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=DEFAULT_MNIST)
     parser.add_argument("--json", type=Path, help="append the results as one JSON line")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    X = load_images(args.data)
+    set_threads(args.threads)
+    X = load_mnist_images(args.data)
     precisions = args.precisions or list(PRECISIONS)
     rows = []
     for precision in precisions:
@@ -86,10 +84,9 @@ def main(argv=None):
             "rows": rows,
             "torch_threads": torch.get_num_threads(),
             "load_average": round(os.getloadavg()[0], 2),
-            "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}",
+            "machine": machine(with_torch=True),
         }
-        with open(args.json, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
+        append_record(args.json, record, echo=False)
 
 
 if __name__ == "__main__":

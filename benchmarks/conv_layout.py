@@ -25,31 +25,19 @@ has finished, and bfloat16 is timed by default.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
 from pathlib import Path
 
 import torch
-from training_speed import device_name
+from _common import DEFAULT_MNIST, append_record, device_name, load_mnist_images, set_threads
 
 from skacai._networks import NetworkSpec, build_networks
 from skacai._training import Networks, Optimizers, sample_alpha, train_step
-from skacai.datasets import load_mnist
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist.npz"
 LAYOUTS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
-
-
-def load_images(path):
-    """MNIST's training images, flat, scaled to [-1, 1] as in the paper."""
-    try:
-        images = load_mnist(path)[0]
-    except FileNotFoundError as error:
-        raise SystemExit(f"{error} (pass --data PATH)") from None
-    return torch.from_numpy(images * 2.0 - 1.0)
 
 
 def networks_in(layout, width, seed=0, device="cpu", latent=32):
@@ -128,18 +116,17 @@ def main(argv=None):
         help="rows per encoder / decoder call (skacai uses 128 on the CPU)",
     )
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=DEFAULT_MNIST)
     parser.add_argument("--json", type=Path, help="append the results as one JSON line")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     precisions = args.precisions
     if precisions is None:
         precisions = ["float32"] + (
             ["bfloat16"] if device.type == "cuda" or torch.backends.mkldnn.is_available() else []
         )
-    X = load_images(args.data).to(device)
+    X = load_mnist_images(args.data).to(device)
     print(
         f"{platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"device {device_name(device)}, "
@@ -208,8 +195,7 @@ def main(argv=None):
             "training": training,
             "inference": inference,
         }
-        with args.json.open("a") as file:
-            file.write(json.dumps(record) + "\n")
+        append_record(args.json, record, echo=False)
 
 
 if __name__ == "__main__":

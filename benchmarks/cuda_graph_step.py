@@ -20,18 +20,15 @@ do; Adam runs with ``capturable=True``.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import torch
-from training_speed import device_name
+from _common import DEFAULT_MNIST, append_record, device_name, load_mnist_images
 
 from skacai._networks import NetworkSpec, build_networks
 from skacai._training import Networks, Optimizers, sample_alpha, train_step
-from skacai.datasets import load_mnist
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist.npz"
 MODELS = {
     "conv16": NetworkSpec("conv", 784, 32, (), (1, 28, 28), 16, 3),
     "mlp1000": NetworkSpec("mlp", 784, 32, (1000, 1000)),
@@ -138,10 +135,10 @@ def main(argv=None):
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=DEFAULT_MNIST)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    X = torch.from_numpy(load_mnist(args.data)[0] * 2.0 - 1.0).cuda()
+    X = load_mnist_images(args.data).cuda()
     print(f"{device_name('cuda')}, torch {torch.__version__}")
     print(
         f"{'model':>8} {'batch':>5} {'precision':>9} {'eager':>10} {'graph':>10} {'ratio':>6}"
@@ -174,13 +171,8 @@ def main(argv=None):
                     }
                 )
     if args.json:
-        with args.json.open("a") as handle:
-            handle.write(
-                json.dumps(
-                    {"device": device_name("cuda"), "torch": torch.__version__, "rows": rows}
-                )
-                + "\n"
-            )
+        record = {"device": device_name("cuda"), "torch": torch.__version__, "rows": rows}
+        append_record(args.json, record, echo=False)
 
 
 if __name__ == "__main__":

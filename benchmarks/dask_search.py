@@ -32,9 +32,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import platform
 import time
 import warnings
+
+from _common import load_averages, system_line
 
 TRIM = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 
@@ -175,9 +176,7 @@ def main(argv=None):
     X, y = X[: args.rows], y[: args.rows]
     n_candidates = args.n_weights * len(args.gammas.split(","))
     print(
-        f"{platform.platform()}, {os.cpu_count()} CPUs, load average "
-        f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}; python {platform.python_version()}, "
-        f"torch {torch.__version__}, scikit-learn {sklearn.__version__}, joblib "
+        f"{system_line()}, torch {torch.__version__}, scikit-learn {sklearn.__version__}, joblib "
         f"{joblib.__version__}, dask {dask.__version__}, distributed {distributed.__version__}"
     )
     print(
@@ -216,7 +215,7 @@ def main(argv=None):
     same = all(np.array_equal(mode.scores, modes[0].scores) for mode in modes)
     print(f"identical mean_test_score in every mode: {'yes' if same else 'NO'}")
     print(
-        f"load average after: {' '.join(f'{v:.1f}' for v in os.getloadavg())} "
+        f"load average after: {load_averages()} "
         "(other processes on the machine distort the ratios)"
     )
 

@@ -17,20 +17,27 @@ about 3 minutes on the project's 2-core CPU (``docs/defaults.md``).
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from defaults_sweep import DEFAULT_MNIST, score, timed_fit
-from quality import append
+from _common import (
+    DEFAULT_MNIST,
+    RESULTS,
+    append_record,
+    load_mnist,
+    machine,
+    set_threads,
+    timed_fit,
+)
+from defaults_sweep import score
 
-from skacai import ACAITransformer, datasets
+from skacai import ACAITransformer
 from skacai.metrics import whiten
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "default_fit_time.jsonl"
+DEFAULT_OUT = RESULTS / "default_fit_time.jsonl"
 MODELS = {"mlp": {}, "conv": {"image_shape": (28, 28)}}
 
 
@@ -44,13 +51,8 @@ def main(argv=None):
     parser.add_argument("--data", type=Path, default=DEFAULT_MNIST)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    x_train, y_train, x_test, y_test = datasets.load_mnist(args.data)
-    if args.n_train:
-        x_train, y_train, x_test, y_test = (
-            a[: args.n_train] for a in (x_train, y_train, x_test, y_test)
-        )
+    set_threads(args.threads)
+    x_train, y_train, x_test, y_test = load_mnist(args.data, args.n_train or None)
     for seed, name in ((seed, name) for seed in args.seeds for name in args.which):
         model = ACAITransformer(**MODELS[name], random_state=seed)
         if args.max_iter:
@@ -73,9 +75,9 @@ def main(argv=None):
             ],
             "threads": torch.get_num_threads(),
             "torch": torch.__version__,
-            "machine": platform.processor() or platform.machine(),
+            "machine": machine(),
         }
-        append(args.out, record)
+        append_record(args.out, record)
     return 0
 
 

@@ -36,11 +36,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
-import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -48,20 +44,28 @@ import torch
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
 from sklearn.decomposition import PCA
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skacai import ACAITransformer, datasets
+from skacai import ACAITransformer
 from skacai.metrics import clustering_accuracy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality import append
+from _common import (
+    DEFAULT_MNIST,
+    RESULTS,
+    append_record,
+    load_mnist,
+    machine,
+    mean_std,
+    read_records,
+    set_threads,
+    timed_fit,
+)
 
-DEFAULT_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist.npz"
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "recipe_sweep.jsonl"
+DEFAULT_OUT = RESULTS / "recipe_sweep.jsonl"
 
 # name -> parameters over the estimator's current defaults. Each is also run as a
 # plain autoencoder (adversarial_weight=0), named "<name>-ae".
@@ -116,8 +120,7 @@ def load(name, mnist_path):
     """(X_train, y_train, X_test, y_test) of a data set."""
     name = name.removesuffix("_image")
     if name == "mnist":
-        x_train, y_train, x_test, y_test = datasets.load_mnist(mnist_path)
-        return x_train, y_train, x_test, y_test
+        return load_mnist(mnist_path)
     loader = {
         "digits": load_digits,
         "wine": load_wine,
@@ -164,15 +167,6 @@ def run_model(data_name, recipe, seed, data, args):
     }
 
 
-def timed_fit(model, X):
-    """Fit ``model`` on X (a budget that ends unconverged is the point); its seconds."""
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(X)
-    return time.perf_counter() - start
-
-
 def run_baseline(kind, n_components, seed, data):
     x_train, y_train, x_test, y_test = data
     if kind == "raw":
@@ -212,15 +206,12 @@ def main(argv=None):
     if args.report:
         report(args.report)
         return 0
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     k, n = map(int, args.worker.split("/"))
-    done = set()
-    if args.out.exists():
-        done = {
-            (r["set"], r["recipe"], r["seed"], r["epochs"])
-            for r in map(json.loads, args.out.open())
-        }
+    done = {
+        (r["set"], r["recipe"], r["seed"], r["epochs"])
+        for r in read_records(args.out, missing_ok=True)
+    }
     loaded = {}
     for index, (data_name, recipe, seed) in enumerate(jobs(args)):
         epochs = args.epochs or EPOCHS[data_name]
@@ -242,15 +233,15 @@ def main(argv=None):
             "epochs": epochs,
             **record,
             "threads": torch.get_num_threads(),
-            "machine": platform.processor() or platform.machine(),
+            "machine": machine(),
         }
-        append(args.out, record)
+        append_record(args.out, record)
     return 0
 
 
 def report(path):
     """Per data set: mean ± std over seeds of every recipe and baseline; ACAI - AE paired."""
-    records = [json.loads(line) for line in path.read_text().splitlines()]
+    records = read_records(path)
     by = {}
     for r in records:
         by.setdefault((r["set"], r["recipe"], r["epochs"]), {})[r["seed"]] = r
@@ -285,10 +276,9 @@ def report(path):
 def _mean_std(values, digits, signed=False):
     if not values:
         return "—"
-    values = np.asarray(values, dtype=float)
-    spread = values.std(ddof=1) if values.size > 1 else float("nan")
+    mean, spread = mean_std(values)
     sign = "+" if signed else ""
-    return f"{values.mean():{sign}.{digits}f} ± {spread:.{digits}f}"
+    return f"{mean:{sign}.{digits}f} ± {spread:.{digits}f}"
 
 
 if __name__ == "__main__":

@@ -9,11 +9,9 @@ scores its codes with KMeans seeds 0..4 (whitened and raw codes).
 from __future__ import annotations
 
 import argparse
-import warnings
 
 import numpy as np
-from mnist_eval import DEFAULT_MNIST, load_mnist
-from sklearn.exceptions import ConvergenceWarning
+from _common import DEFAULT_MNIST, ignore_convergence, load_mnist
 
 from skacai import ACAITransformer
 from skacai.metrics import kmeans_accuracy
@@ -24,9 +22,8 @@ def main(argv=None):
     parser.add_argument("--data", default=DEFAULT_MNIST)
     parser.add_argument("--epochs", type=int, default=10)
     args = parser.parse_args(argv)
-    x_train, _, x_test, y_test = load_mnist(args.data, 60000)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    x_train, _, x_test, y_test = load_mnist(args.data)
+    with ignore_convergence():
         # The defaults of November 2026, when docs/defaults.md's figures were measured.
         model = ACAITransformer(
             32, scaling="global", architecture="mlp", max_iter=args.epochs, random_state=0

@@ -14,18 +14,17 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import warnings
-from pathlib import Path
 
 import torch
+from _common import RESULTS, append_record
 
 from skacai import ACAITransformer
 from skacai.datasets import make_lines
 from skacai.metrics import evaluate_lines
 
-OUT = Path(__file__).resolve().parent / "results" / "lines_test_seeds.jsonl"
+OUT = RESULTS / "lines_test_seeds.jsonl"
 CONFIG = "tests/test_lines.py: 2,000 16x16 lines x 5 epochs, conv w8 latent 16, lr 3e-4, batch 64"
 
 
@@ -63,10 +62,7 @@ def main():
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore")
     for seed in args.seeds:
-        line = json.dumps(run(seed))
-        print(line, flush=True)
-        with OUT.open("a") as out:
-            out.write(line + "\n")
+        append_record(OUT, run(seed))
 
 
 if __name__ == "__main__":

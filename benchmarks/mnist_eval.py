@@ -16,26 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
+from _common import DEFAULT_MNIST, load_mnist, machine, set_threads, timed_fit
 from sklearn.decomposition import PCA
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-from skacai import ACAITransformer, datasets
+from skacai import ACAITransformer
 from skacai.metrics import kmeans_accuracy
-
-DEFAULT_MNIST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist.npz"
-
-
-def load_mnist(path, n_train):
-    x_train, y_train, x_test, y_test = datasets.load_mnist(path)
-    return x_train[:n_train], y_train[:n_train], x_test, y_test
 
 
 def probe_accuracy(codes_train, y_train, codes_test, y_test):
@@ -69,13 +60,13 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--label", default="")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    data = load_mnist(args.data, args.n_train)
-    x_train, x_test = data[0], data[2]
+    set_threads(args.threads)
+    x_train, y_train, x_test, y_test = load_mnist(args.data)
+    x_train, y_train = x_train[: args.n_train], y_train[: args.n_train]  # all test images
+    data = x_train, y_train, x_test, y_test
 
     base = {"label": args.label, "n_train": len(x_train)}
-    base["machine"] = f"{platform.processor() or platform.machine()}, torch {torch.__version__}"
+    base["machine"] = machine(with_torch=True)
     base["torch_threads"] = torch.get_num_threads()
     if args.baseline:
         start = time.perf_counter()
@@ -108,11 +99,7 @@ def main(argv=None):
     base["params"] = {k: v for k, v in model.get_params().items() if k != "verbose"}
     seconds, done = 0.0, 0
     for epochs in checkpoints:
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.set_params(max_iter=epochs - done).fit(x_train)
-        seconds += time.perf_counter() - start
+        seconds += timed_fit(model.set_params(max_iter=epochs - done), x_train)
         done = model.n_iter_
         codes_train, codes_test = model.transform(x_train), model.transform(x_test)
         result = score(

@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -42,8 +40,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import DEFAULT_MNIST, append_record, load_mnist, system_line
 
-MNIST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist.npz"
 KMEANS_TRAIN_ROWS = 10_000
 
 
@@ -67,8 +65,6 @@ def reset_peak_rss():
 
 
 def write_mnist(folder, data):
-    from skacai.datasets import load_mnist
-
     x_train, y_train, x_test, y_test = load_mnist(data)
     path = folder / "train.npy"
     stored = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=x_train.shape)
@@ -230,15 +226,16 @@ def machine_info(args):
     import torch
 
     return (
-        f"{platform.platform()}, {os.cpu_count()} CPUs, load average "
-        f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}; python {platform.python_version()}, "
-        f"numpy {np.__version__}, torch {torch.__version__} ({args.threads} thread(s))"
+        f"{system_line()}, numpy {np.__version__}, torch {torch.__version__} "
+        f"({args.threads} thread(s))"
     )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=MNIST, help="MNIST .npz (default: shared)")
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_MNIST, help="MNIST .npz (default: shared)"
+    )
     parser.add_argument("--synthetic-rows", type=int, help="synthetic data of this many rows")
     parser.add_argument("--features", type=int, default=784, help="synthetic data's width")
     parser.add_argument("--epochs", type=int, default=3)
@@ -313,9 +310,8 @@ def main(argv=None):
         "at the end of training, above the start; test MSE on the 10,000 held-out rows."
     )
     if args.output:
-        with args.output.open("a") as file:
-            for result in results:
-                file.write(json.dumps({**result, "machine": machine_info(args)}) + "\n")
+        for result in results:
+            append_record(args.output, {**result, "machine": machine_info(args)}, echo=False)
 
 
 if __name__ == "__main__":

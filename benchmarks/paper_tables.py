@@ -25,16 +25,21 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from mnist_eval import DEFAULT_MNIST, probe_accuracy
-from sklearn.exceptions import ConvergenceWarning
+from _common import (
+    DEFAULT_MNIST,
+    append_record,
+    ignore_convergence,
+    load_mnist,
+    machine,
+    read_records,
+    set_threads,
+)
+from mnist_eval import probe_accuracy
 
 from skacai import ACAITransformer, datasets
 from skacai.metrics import evaluate_lines, kmeans_accuracy
@@ -61,8 +66,7 @@ def train_on_budget(model, X, checkpoints, seed, chunk=4096):
     rng = np.random.default_rng(seed)
     seen, order, seconds = 0, np.empty(0, dtype=int), 0.0
     for checkpoint in checkpoints:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
+        with ignore_convergence():
             while seen < checkpoint:
                 if order.size == 0:
                     order = rng.permutation(len(X))
@@ -100,7 +104,7 @@ def budget_record(args, name, samples, seconds):
         "conv_width": args.conv_width,
         "seed": args.seed,
         "torch_threads": torch.get_num_threads(),
-        "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}",
+        "machine": machine(with_torch=True),
     }
 
 
@@ -118,13 +122,13 @@ def run_table1(args):
                 smoothness=round(smoothness, 3),
                 reconstruction_mse=round(-model.score(X[:4096]), 5),
             )
-            emit(record, args.out)
+            append_record(args.out, record)
             records.append(record)
     return records
 
 
 def run_mnist(args):
-    x_train, y_train, x_test, y_test = datasets.load_mnist(args.data)  # float32
+    x_train, y_train, x_test, y_test = load_mnist(args.data)  # float32
     records = []
     for latent in args.latent:
         for name in args.models:
@@ -145,17 +149,9 @@ def run_mnist(args):
                         float(np.mean((model.inverse_transform(codes_test) - x_test) ** 2)), 5
                     ),
                 )
-                emit(record, args.out)
+                append_record(args.out, record)
                 records.append(record)
     return records
-
-
-def emit(record, out):
-    line = json.dumps(record)
-    print(line, flush=True)
-    if out:
-        with open(out, "a") as handle:
-            handle.write(line + "\n")
 
 
 def _latest(records, **match):
@@ -238,10 +234,9 @@ def main(argv=None):
     which = {"table1": "1", "mnist": "23", "table2": "2", "table3": "3"}[args.command]
     args.checkpoints = sorted(args.checkpoints or [args.samples])
     if args.report:
-        records = [json.loads(line) for line in args.report.read_text().splitlines() if line]
+        records = read_records(args.report)
     else:
-        if args.threads:
-            torch.set_num_threads(args.threads)
+        set_threads(args.threads)
         records = run_table1(args) if which == "1" else run_mnist(args)
     print_tables(records, which)
 

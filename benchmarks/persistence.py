@@ -12,24 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
 import joblib
 import numpy as np
 import torch
+from _common import best_time
 
 from skacai import ACAITransformer
-
-
-def best_of(repeats, function):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main(argv=None):
@@ -52,10 +43,10 @@ def main(argv=None):
         ).fit(X)
     with tempfile.TemporaryDirectory() as folder:
         safe, pickled = Path(folder) / "model.safetensors", Path(folder) / "model.joblib"
-        save_s = best_of(args.repeats, lambda: model.save(safe))
-        dump_s = best_of(args.repeats, lambda: joblib.dump(model, pickled))
-        load_s = best_of(args.repeats, lambda: ACAITransformer.load(safe))
-        joblib_load_s = best_of(args.repeats, lambda: joblib.load(pickled))
+        _, save_s = best_time(lambda: model.save(safe), args.repeats)
+        _, dump_s = best_time(lambda: joblib.dump(model, pickled), args.repeats)
+        _, load_s = best_time(lambda: ACAITransformer.load(safe), args.repeats)
+        _, joblib_load_s = best_time(lambda: joblib.load(pickled), args.repeats)
         assert np.array_equal(ACAITransformer.load(safe).transform(X), model.transform(X))
         result = {
             "features": args.features,

@@ -28,27 +28,33 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.exceptions import ConvergenceWarning
+from _common import (
+    DEFAULT_MNIST,
+    RESULTS,
+    append_record,
+    load_mnist,
+    mean_std,
+    read_records,
+    set_threads,
+    timed_fit,
+)
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skacai import ACAITransformer, datasets
+from skacai import ACAITransformer
 from skacai.datasets import make_lines
 from skacai.metrics import cluster_scores, evaluate_lines
 
-DEFAULT_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist.npz"
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "quality_ablation.jsonl"
+DEFAULT_OUT = RESULTS / "quality_ablation.jsonl"
 
 # The fast conv setting (issue 20's probe): width 8, latent 16 (4x4x1), batch 64, in
 # float32 (bfloat16 is emulated, ten times slower, on CPUs without AVX-512 BF16 or AMX).
@@ -229,11 +235,7 @@ def run_lines(name, seed, args):
     """Train on the lines and score interpolations of held-out ones (the paper's Table 1)."""
     model, _ = build(name, seed, args)
     x_train, _ = make_lines(args.n_train or N_LINES, random_state=0)
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(x_train)
-    fit_seconds = time.perf_counter() - start
+    fit_seconds = timed_fit(model, x_train)
     distance, smoothness = evaluate_lines(model, n_pairs=256, random_state=1000)
     x_test, _ = make_lines(1000, random_state=1000)
     decoded = model.inverse_transform(model.transform(x_test))
@@ -262,11 +264,7 @@ def run_one(name, seed, data, args):
     train_mean = (2.0 * x_train - 1.0).mean(axis=0) if kind == "centred" else None
     inputs_train = prepare(kind, x_train, train_mean)
     inputs_test = prepare(kind, x_test, train_mean)
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(inputs_train)
-    fit_seconds = time.perf_counter() - start
+    fit_seconds = timed_fit(model, inputs_train)
     codes_train, codes_test = model.transform(inputs_train), model.transform(inputs_test)
     if args.save_codes is not None:  # to re-score later, e.g. with more KMeans restarts
         args.save_codes.mkdir(parents=True, exist_ok=True)
@@ -304,31 +302,8 @@ def run_one(name, seed, data, args):
     }
 
 
-def load_data(path, n_train=None):
-    """MNIST in [0, 1] (``skacai.datasets.load_mnist``): the first ``n_train`` images of
-    each split only, if given (for smoke tests)."""
-    x_train, y_train, x_test, y_test = datasets.load_mnist(path)
-    if n_train is not None:
-        x_train, y_train, x_test, y_test = (
-            a[:n_train] for a in (x_train, y_train, x_test, y_test)
-        )
-    return x_train, y_train, x_test, y_test
-
-
-def append(path, record):
-    """Print a result as a JSON line and append it to ``path`` at once."""
-    line = json.dumps(record)
-    print(line, flush=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as f:
-        f.write(line + "\n")
-
-
 def done_runs(path):
-    if not path.exists():
-        return set()
-    with path.open() as f:
-        return {(r["setting"], r["seed"], r["epochs"]) for r in map(json.loads, f)}
+    return {(r["setting"], r["seed"], r["epochs"]) for r in read_records(path, missing_ok=True)}
 
 
 MNIST_METRICS = [
@@ -345,17 +320,10 @@ LINES_METRICS = [
 ]
 
 
-def _mean_std(values):
-    values = np.asarray(values, dtype=float)
-    spread = values.std(ddof=1) if values.size > 1 else float("nan")
-    return values.mean(), spread
-
-
 def report(path):
     """Markdown tables: mean ± std over seeds, and the paired difference to the baseline
     (the mean ± std over seeds of setting - baseline, for the first metric and the probe)."""
-    with Path(path).open() as f:
-        records = [json.loads(line) for line in f]
+    records = read_records(path)
     by = {}
     for r in records:
         by.setdefault((r["setting"], r["epochs"]), {})[r["seed"]] = r
@@ -374,7 +342,7 @@ def report(path):
             seeds = sorted(runs)
             cells = []
             for key, factor, _ in metrics:
-                mean, spread = _mean_std([factor * runs[s][key] for s in seeds])
+                mean, spread = mean_std([factor * runs[s][key] for s in seeds])
                 cells.append(
                     f"{mean:.{3 if factor == 1 else 1}f} ± {spread:.{3 if factor == 1 else 1}f}"
                 )
@@ -385,7 +353,7 @@ def report(path):
                 if not common:
                     cells.append("—")
                     continue
-                mean, spread = _mean_std(
+                mean, spread = mean_std(
                     [factor * (runs[s][key] - base_runs[s][key]) for s in common]
                 )
                 digits = 3 if factor == 1 else 1
@@ -399,7 +367,7 @@ def report(path):
 
 def rescore(folder, args):
     """Score codes saved by ``--save-codes`` again (e.g. with all 1,000 KMeans restarts)."""
-    _, y_train, _, y_test = load_data(args.data, args.n_train)
+    _, y_train, _, y_test = load_mnist(args.data, args.n_train)
     for path in sorted(Path(folder).glob("*.npz")):
         name, seed, epochs = path.stem.rsplit("_", 2)
         codes = np.load(path)
@@ -416,7 +384,7 @@ def rescore(folder, args):
             "kmeans_threads": os.environ.get("OMP_NUM_THREADS", "all"),
             **{f"kmeans_{k}": round(v, 4) for k, v in scores.items()},
         }
-        append(args.out, record)
+        append_record(args.out, record)
 
 
 def parse_args(argv=None):
@@ -443,19 +411,18 @@ def main(argv=None):
     if args.report is not None:
         report(args.report)
         return
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     if args.rescore is not None:
         rescore(args.rescore, args)
         return
     worker, n_workers = (int(part) for part in args.worker.split("/"))
-    data = load_data(args.data, args.n_train)
+    data = load_mnist(args.data, args.n_train)
     # Seeds outermost: every setting gets its first seed before any gets its second.
     jobs = [(name, seed) for seed in args.seeds for name in args.settings]
     for index, (name, seed) in enumerate(jobs):
         if index % n_workers != worker or (name, seed, args.epochs) in done_runs(args.out):
             continue
-        append(args.out, run_one(name, seed, data, args))
+        append_record(args.out, run_one(name, seed, data, args))
 
 
 if __name__ == "__main__":

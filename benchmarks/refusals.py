@@ -26,15 +26,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import struct
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from _common import RESULTS, append_record, machine, read_records
+
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = ROOT / "benchmarks" / "results" / "refusals.jsonl"
+DEFAULT_OUT = RESULTS / "refusals.jsonl"
 
 # Runs in the child process: import, note the peak memory, load, report.
 CHILD = r"""
@@ -78,7 +79,7 @@ def make_files(folder):
     import numpy as np
     import torch
 
-    from skacai import ACAITransformer, _persistence
+    from skacai import ACAITransformer, _model_file, _persistence
 
     rng = np.random.default_rng(0)
     small = ACAITransformer(n_components=4, hidden_layer_sizes=(16, 8), max_iter=1)
@@ -88,13 +89,13 @@ def make_files(folder):
     description, tensors = _persistence._describe(small)
     description["state"]["network_spec"]["hidden_layer_sizes"] = [8] * 30_000
     path = folder / "layers.safetensors"
-    path.write_bytes(_persistence._serialize(description, tensors))
+    path.write_bytes(_model_file.serialize(description, tensors))
     files["layers"] = (path, "model")
 
     description, tensors = _persistence._describe(small)
     tensors.update({f"unused.{i}": torch.zeros(2) for i in range(200_000)})
     path = folder / "extra.safetensors"
-    path.write_bytes(_persistence._serialize(description, tensors))
+    path.write_bytes(_model_file.serialize(description, tensors))
     files["extra-tensors"] = (path, "model")
 
     path = folder / "foreign.npy"
@@ -142,10 +143,7 @@ def measure(code_root, path, kind):
 
 def report(path):
     """A markdown table of the last run of each case, current code beside the old."""
-    runs = {}
-    for line in path.read_text().splitlines():
-        record = json.loads(line)
-        runs[(record["case"], record["code"])] = record
+    runs = {(record["case"], record["code"]): record for record in read_records(path)}
     print("| file | size | before: time, memory, outcome | now: time, memory, outcome |")
     print("|---|---|---|---|")
     for case in dict.fromkeys(case for case, _ in runs):
@@ -176,7 +174,6 @@ def main(argv=None):
     trees = [("current", ROOT)] + ([("old", args.old)] if args.old else [])
     with tempfile.TemporaryDirectory() as folder:
         files = make_files(Path(folder))
-        args.out.parent.mkdir(parents=True, exist_ok=True)
         for case, (path, kind) in files.items():
             if args.cases and case not in args.cases:
                 continue
@@ -186,12 +183,9 @@ def main(argv=None):
                     "code": tree,
                     "file_bytes": path.stat().st_size,
                     **measure(root, path, kind),
-                    "machine": platform.processor() or platform.machine(),
+                    "machine": machine(),
                 }
-                line = json.dumps(record)
-                print(line, flush=True)
-                with args.out.open("a") as out:
-                    out.write(line + "\n")
+                append_record(args.out, record)
 
 
 if __name__ == "__main__":

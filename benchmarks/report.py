@@ -6,8 +6,9 @@ Usage: ``python benchmarks/report.py benchmarks/results/defaults_sweep.jsonl``
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from _common import read_records
 
 COLUMNS = [
     ("run", lambda r: r["label"] or r["model"]),
@@ -37,7 +38,7 @@ def main(argv=None):
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--sort", action="store_true", help="group rows by run, then epochs")
     args = parser.parse_args(argv)
-    rows = [json.loads(line) for f in args.files for line in f.read_text().splitlines() if line]
+    rows = [row for f in args.files for row in read_records(f)]
     if args.sort:
         rows.sort(key=lambda r: (r["label"], r.get("epochs") or 0))
     print(table(rows))

@@ -29,14 +29,18 @@ import platform
 import sys
 import threading
 import time
-import warnings
 from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import torch
-from quality import append, load_data  # benchmarks/quality.py, beside this script
-from sklearn.exceptions import ConvergenceWarning
+from _common import (  # benchmarks/_common.py, beside this script
+    DEFAULT_MNIST,
+    RESULTS,
+    append_record,
+    ignore_convergence,
+    load_mnist,
+)
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -44,8 +48,7 @@ from sklearn.preprocessing import StandardScaler
 from skacai import ACAITransformer
 from skacai.metrics import cluster_scores
 
-DEFAULT_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist.npz"
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "table3_gpu.jsonl"
+DEFAULT_OUT = RESULTS / "table3_gpu.jsonl"
 MODELS = {"ACAI": 0.5, "plain AE": 0.0}
 
 
@@ -79,8 +82,7 @@ def train(model, x_train, args, result):
             if remaining <= 0 or time.perf_counter() - start > 60 * args.minutes:
                 break
             model.set_params(max_iter=min(args.epochs_per_call, remaining))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
+            with ignore_convergence():
                 model.fit(x_train)
         if stream is not None:
             stream.synchronize()
@@ -133,7 +135,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    x_train, y_train, x_test, y_test = load_data(args.data, args.n_train)
+    x_train, y_train, x_test, y_test = load_mnist(args.data, args.n_train)
     models = {name: paper_model(MODELS[name], args) for name in args.models}
     results = {name: {} for name in models}
     threads = [
@@ -147,7 +149,7 @@ def main(argv=None):
     for name, model in models.items():
         if "train_seconds" not in results[name]:
             raise RuntimeError(f"training {name} failed; see the traceback above")
-        append(
+        append_record(
             args.out, score(name, model, (x_train, y_train, x_test, y_test), results[name], args)
         )
 

@@ -34,20 +34,26 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.exceptions import ConvergenceWarning
 
-from skacai import ACAITransformer, datasets
+from skacai import ACAITransformer
 from skacai.metrics import kmeans_accuracy
 
-DEFAULT_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist.npz"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (
+    DEFAULT_MNIST,
+    append_record,
+    ignore_convergence,
+    load_mnist,
+    machine,
+    read_records,
+    set_threads,
+)
 
 
 def parse_args(argv=None):
@@ -221,9 +227,8 @@ class EncoderAverages:
 
 
 def run(args):
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    x_train, _, x_test, y_test = datasets.load_mnist(args.data)
+    set_threads(args.threads)
+    x_train, _, x_test, y_test = load_mnist(args.data)
     started = time.perf_counter()
     model, rng, (seen, order, seconds) = resume(args)
     averages = EncoderAverages(args.ema)
@@ -238,8 +243,7 @@ def run(args):
     for checkpoint in checkpoints:
         if (seen if by_samples else seconds) >= checkpoint:
             continue  # reached before a resume
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
+        with ignore_convergence():
             while (seen if by_samples else seconds) < checkpoint:
                 if args.max_seconds is not None and (
                     time.perf_counter() - started >= args.max_seconds
@@ -277,13 +281,9 @@ def run(args):
             ),
             "torch_threads": torch.get_num_threads(),
             "load_average": round(os.getloadavg()[0], 2),
-            "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}",
+            "machine": machine(with_torch=True),
         }
-        line = json.dumps(record)
-        print(line, flush=True)
-        if args.out:
-            with open(args.out, "a") as handle:
-                handle.write(line + "\n")
+        append_record(args.out, record)
 
 
 def resume(args):
@@ -321,7 +321,7 @@ def suspend(args, model, rng, seen, order, seconds):
 
 
 def report(path):
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = read_records(path)
     print("| run | minutes | samples | samples/s | KMeans acc (seed 0) | seeds 0-2 | test MSE |")
     print("|---|---|---|---|---|---|---|")
     for r in records:

@@ -43,7 +43,6 @@ import argparse
 import copy
 import functools
 import itertools
-import json
 import os
 import resource
 import sys
@@ -54,7 +53,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.exceptions import ConvergenceWarning
+from _common import (
+    DEFAULT_MNIST,
+    append_record,
+    best_time,
+    device_name,
+    ignore_convergence,
+    load_mnist,
+    set_threads,
+)
 from torch import nn
 
 from skacai import ACAITransformer, _mlp_step
@@ -68,12 +75,10 @@ from skacai._training import (
     train_epoch,
     train_step,
 )
-from skacai.datasets import load_mnist
 
 # Samples per second of the blog's TensorFlow 2 code at batch 15000 on the
 # project's 2-core machine, as measured in issue 7 (not re-measured here).
 TF2_REFERENCE = 3000
-DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist.npz"
 BLOG = {"hidden": (1000, 1000), "n_components": 32, "dropout": 0.5}
 LEAKY_SLOPE = 0.2
 ADVERSARIAL_WEIGHT = 0.5  # lambda
@@ -169,14 +174,6 @@ class NaiveACAI:
 # ------------------------------------------------------------------- timing
 
 
-def device_name(device):
-    """``device`` and, for a GPU, its model (for the records)."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return f"{device} ({torch.cuda.get_device_name(device)})"
-    return str(device)
-
-
 def load_data(path):
     try:
         X = load_mnist(path)[0]
@@ -243,8 +240,7 @@ def time_skacai(model, X, batch_size, n_steps, autograd=False):
     steps_per_epoch = -(-rows // batch_size)
     epochs = max(1, round(n_steps / steps_per_epoch))
     model.set_params(warm_start=True, max_iter=epochs)
-    with warnings.catch_warnings(), Timer() as timer:
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with ignore_convergence(), Timer() as timer:
         with autograd_step() if autograd else nullcontext():
             model.fit(X[:rows])
     return epochs * rows, epochs * steps_per_epoch, timer.wall, timer.cpu, timer.faults
@@ -333,15 +329,6 @@ def measure_inference(X, repeats, device="cpu"):
     return results
 
 
-def best_time(function, repeats):
-    best, result = np.inf, None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        best = min(best, time.perf_counter() - start)
-    return result, best
-
-
 def one_shot_encode(model, X):
     encoder = model.encoder_ if X.dtype == np.float32 else copy.deepcopy(model.encoder_).double()
     with torch.inference_mode():
@@ -423,12 +410,8 @@ def measure_masks(shape=(15000, 1000), repeats=7):
     torch.manual_seed(0)  # F.dropout and nn.Dropout draw from the global generator
     results = {}
     for name, method in methods.items():
-        method()
-        best = np.inf
-        for _ in range(repeats):
-            start = time.perf_counter()
-            method()
-            best = min(best, time.perf_counter() - start)
+        method()  # warm-up
+        _, best = best_time(method, repeats)
         results[name] = best / n * 1e9
     return results
 
@@ -572,7 +555,7 @@ def run_check(X_scaled, batch_size=256, n_adam_steps=5):
 # --------------------------------------------------------------------- main
 
 
-def main(argv=None):
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[15000, 256, 64])
     parser.add_argument(
@@ -602,7 +585,14 @@ def main(argv=None):
         action="store_true",
         help="also time skacai with precision='bfloat16' (mixed precision)",
     )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=DEFAULT_MNIST)
+    add_mode_arguments(parser)
+    parser.add_argument("--json", type=Path, help="append the results as one JSON line")
+    return parser.parse_args(argv)
+
+
+def add_mode_arguments(parser):
+    """The options that pick what to run: a check, a part of the step, or the device."""
     parser.add_argument(
         "--check",
         action="store_true",
@@ -625,41 +615,38 @@ def main(argv=None):
     )
     parser.add_argument("--no-inference", action="store_true")
     parser.add_argument("--no-training", action="store_true")
-    parser.add_argument("--json", type=Path, help="append the results as one JSON line")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    X, source = load_data(args.data)
-    X_scaled = global_scaling(X)
-    if args.check:
-        return 0 if run_check(X_scaled) else 1
-    if args.bf16_bound:
-        print(
-            f"skacai's MLP step, blog model, {torch.get_num_threads()} threads: samples/s "
-            "(per CPU second); bfloat16 = weights, activations and Adam state in bfloat16"
-        )
-        for batch_size in args.batch_sizes:
-            rates = measure_precisions(X_scaled, batch_size, args.seconds)
-            print(
-                f"  batch {batch_size:>6}: "
-                + ", ".join(
-                    f"{name} {wall:,.0f} ({cpu:,.0f})" for name, (wall, cpu) in rates.items()
-                )
-                + f"; ratio {rates['bfloat16'][1] / rates['float32'][1]:.2f} per CPU second",
-                flush=True,
-            )
-        return 0
-    if args.masks:
-        print(f"dropout masks on 15000 x 1000, {torch.get_num_threads()} threads, ns/element")
-        for name, ns in measure_masks().items():
-            print(f"  {name:<56} {ns:6.2f}")
-        return 0
 
+
+def print_precisions(X_scaled, args):
+    """``--bf16-bound``: skacai's MLP step in float32 and all-bfloat16, per batch size."""
+    print(
+        f"skacai's MLP step, blog model, {torch.get_num_threads()} threads: samples/s "
+        "(per CPU second); bfloat16 = weights, activations and Adam state in bfloat16"
+    )
+    for batch_size in args.batch_sizes:
+        rates = measure_precisions(X_scaled, batch_size, args.seconds)
+        print(
+            f"  batch {batch_size:>6}: "
+            + ", ".join(f"{name} {wall:,.0f} ({cpu:,.0f})" for name, (wall, cpu) in rates.items())
+            + f"; ratio {rates['bfloat16'][1] / rates['float32'][1]:.2f} per CPU second",
+            flush=True,
+        )
+
+
+def print_masks():
+    """``--masks``: ns per element of each way to draw a dropout mask."""
+    print(f"dropout masks on 15000 x 1000, {torch.get_num_threads()} threads, ns/element")
+    for name, ns in measure_masks().items():
+        print(f"  {name:<56} {ns:6.2f}")
+
+
+def environment_of(X, source, device):
+    """What the results were measured on (for the record), printed in one line."""
     environment = {
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "device": device_name(args.device),
+        "device": device_name(device),
         "load_average_start": os.getloadavg()[0],
         "data": source,
     }
@@ -669,83 +656,116 @@ def main(argv=None):
         f"device {environment['device']}, "
         f"load average {environment['load_average_start']:.2f}"
     )
+    return environment
+
+
+def run_training(X, X_scaled, args):
+    """The training table: naive loop against skacai per batch size; its rows."""
+    print(
+        f"\ntraining: MLP {'-'.join(map(str, BLOG['hidden']))}, latent "
+        f"{BLOG['n_components']}, dropout {BLOG['dropout']}; samples/s "
+        f"(best of {args.repeats}, ~{args.seconds:g} s each after warm-up)"
+    )
+    print(
+        f"{'':>7} {'samples per second':>33}   {'samples per CPU second':>33}\n"
+        f"{'batch':>7} {'naive':>9} {'skacai':>9} {'skacai/naive':>13}"
+        f"   {'naive':>9} {'skacai':>9} {'skacai/naive':>13}"
+    )
+    rows = []
+    for batch_size in args.batch_sizes:
+        row = measure_training(
+            X,
+            X_scaled,
+            batch_size,
+            args.seconds,
+            args.repeats,
+            args.min_steps,
+            args.autograd,
+            args.bf16,
+            args.device,
+        )
+        rows.append(row)
+        print_training_row(row, args)
+    print(
+        f"TF2 blog code at batch 15000: about {TF2_REFERENCE:,} samples/s (issue 7's "
+        "measurement on this project's machine, quoted, not re-measured here)"
+    )
+    return rows
+
+
+def print_training_row(row, args):
+    """One batch size's line of the training table, and its indented notes."""
+    print(
+        f"{row['batch_size']:>7} {row['naive_samples_per_s']:>9,.0f} "
+        f"{row['skacai_samples_per_s']:>9,.0f} {row['ratio']:>13.2f}   "
+        f"{row['naive_samples_per_cpu_s']:>9,.0f} "
+        f"{row['skacai_samples_per_cpu_s']:>9,.0f} {row['cpu_ratio']:>13.2f}",
+        flush=True,
+    )
+    extra = []
+    if args.autograd:
+        extra.append(
+            f"skacai with autograd's train_step: "
+            f"{row['skacai_autograd_samples_per_s']:,.0f} samples/s, "
+            f"{row['skacai_autograd_samples_per_cpu_s']:,.0f} per CPU s"
+        )
+    if args.bf16:
+        extra.append(
+            f"skacai with precision='bfloat16': "
+            f"{row['skacai_bf16_samples_per_s']:,.0f} samples/s "
+            f"({row['bf16_ratio']:.2f} x naive), "
+            f"{row['skacai_bf16_samples_per_cpu_s']:,.0f} per CPU s "
+            f"({row['bf16_cpu_ratio']:.2f} x naive)"
+        )
+    faults = ", ".join(
+        f"{name} {row[f'{name}_faults_per_step']:,.0f}"
+        for name in ("naive", "skacai", "skacai_autograd", "skacai_bf16")
+        if f"{name}_faults_per_step" in row
+    )
+    extra.append(f"page faults per step: {faults}")
+    print("".join(f"{'':>10}{line}\n" for line in extra), end="", flush=True)
+
+
+def run_inference(X, args):
+    """The inference table: transform / inverse_transform against one-shot passes; its rows."""
+    print(
+        f"\ninference: the blog model on {X.shape[0]} x {X.shape[1]}; samples/s "
+        f"(best of 3); one-shot = one forward pass over all rows"
+    )
+    print(f"{'method':>17} {'dtype':>7} {'skacai':>9} {'one-shot':>9} {'identical':>9}")
+    rows = measure_inference(X, repeats=3, device=args.device)
+    for row in rows:
+        same = "yes" if row["identical"] else f"{row['max_abs_difference']:.1e}"
+        print(
+            f"{row['method']:>17} {row['dtype']:>7} {row['samples_per_s']:>9,.0f} "
+            f"{row['one_shot_samples_per_s']:>9,.0f} {same:>9}",
+            flush=True,
+        )
+    return rows
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    set_threads(args.threads)
+    X, source = load_data(args.data)
+    X_scaled = global_scaling(X)
+    if args.check:
+        return 0 if run_check(X_scaled) else 1
+    if args.bf16_bound:
+        print_precisions(X_scaled, args)
+        return 0
+    if args.masks:
+        print_masks()
+        return 0
+    environment = environment_of(X, source, args.device)
     results = {"environment": environment, "training": [], "inference": []}
     if not args.no_training:
-        print(
-            f"\ntraining: MLP {'-'.join(map(str, BLOG['hidden']))}, latent "
-            f"{BLOG['n_components']}, dropout {BLOG['dropout']}; samples/s "
-            f"(best of {args.repeats}, ~{args.seconds:g} s each after warm-up)"
-        )
-        print(
-            f"{'':>7} {'samples per second':>33}   {'samples per CPU second':>33}\n"
-            f"{'batch':>7} {'naive':>9} {'skacai':>9} {'skacai/naive':>13}"
-            f"   {'naive':>9} {'skacai':>9} {'skacai/naive':>13}"
-        )
-        for batch_size in args.batch_sizes:
-            row = measure_training(
-                X,
-                X_scaled,
-                batch_size,
-                args.seconds,
-                args.repeats,
-                args.min_steps,
-                args.autograd,
-                args.bf16,
-                args.device,
-            )
-            results["training"].append(row)
-            print(
-                f"{batch_size:>7} {row['naive_samples_per_s']:>9,.0f} "
-                f"{row['skacai_samples_per_s']:>9,.0f} {row['ratio']:>13.2f}   "
-                f"{row['naive_samples_per_cpu_s']:>9,.0f} "
-                f"{row['skacai_samples_per_cpu_s']:>9,.0f} {row['cpu_ratio']:>13.2f}",
-                flush=True,
-            )
-            extra = []
-            if args.autograd:
-                extra.append(
-                    f"skacai with autograd's train_step: "
-                    f"{row['skacai_autograd_samples_per_s']:,.0f} samples/s, "
-                    f"{row['skacai_autograd_samples_per_cpu_s']:,.0f} per CPU s"
-                )
-            if args.bf16:
-                extra.append(
-                    f"skacai with precision='bfloat16': "
-                    f"{row['skacai_bf16_samples_per_s']:,.0f} samples/s "
-                    f"({row['bf16_ratio']:.2f} x naive), "
-                    f"{row['skacai_bf16_samples_per_cpu_s']:,.0f} per CPU s "
-                    f"({row['bf16_cpu_ratio']:.2f} x naive)"
-                )
-            faults = ", ".join(
-                f"{name} {row[f'{name}_faults_per_step']:,.0f}"
-                for name in ("naive", "skacai", "skacai_autograd", "skacai_bf16")
-                if f"{name}_faults_per_step" in row
-            )
-            extra.append(f"page faults per step: {faults}")
-            print("".join(f"{'':>10}{line}\n" for line in extra), end="", flush=True)
-        print(
-            f"TF2 blog code at batch 15000: about {TF2_REFERENCE:,} samples/s (issue 7's "
-            "measurement on this project's machine, quoted, not re-measured here)"
-        )
+        results["training"] = run_training(X, X_scaled, args)
     if not args.no_inference:
-        print(
-            f"\ninference: the blog model on {X.shape[0]} x {X.shape[1]}; samples/s "
-            f"(best of 3); one-shot = one forward pass over all rows"
-        )
-        print(f"{'method':>17} {'dtype':>7} {'skacai':>9} {'one-shot':>9} {'identical':>9}")
-        for row in measure_inference(X, repeats=3, device=args.device):
-            results["inference"].append(row)
-            same = "yes" if row["identical"] else f"{row['max_abs_difference']:.1e}"
-            print(
-                f"{row['method']:>17} {row['dtype']:>7} {row['samples_per_s']:>9,.0f} "
-                f"{row['one_shot_samples_per_s']:>9,.0f} {same:>9}",
-                flush=True,
-            )
+        results["inference"] = run_inference(X, args)
     environment["load_average_end"] = os.getloadavg()[0]
     print(f"\nload average at the end: {environment['load_average_end']:.2f}")
-    if args.json:
-        with args.json.open("a") as handle:
-            handle.write(json.dumps(results) + "\n")
+    append_record(args.json, results, echo=False)
     return 0
 
 

@@ -25,7 +25,6 @@ umap-learn is a benchmark extra, never a dependency of skacai
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 from pathlib import Path
@@ -34,12 +33,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from defaults_sweep import DEFAULT_MNIST, score
-from quality import append
+from _common import DEFAULT_MNIST, RESULTS, append_record, load_mnist, machine
+from defaults_sweep import score
 
-from skacai import ACAITransformer, datasets
+from skacai import ACAITransformer
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "umap_compare.jsonl"
+DEFAULT_OUT = RESULTS / "umap_compare.jsonl"
 
 
 def main(argv=None):
@@ -58,11 +57,7 @@ def main(argv=None):
         import umap
     except ImportError:
         parser.error("this benchmark needs umap-learn: pip install umap-learn")
-    x_train, y_train, x_test, y_test = datasets.load_mnist(args.data)
-    if args.n_train:
-        x_train, y_train, x_test, y_test = (
-            a[: args.n_train] for a in (x_train, y_train, x_test, y_test)
-        )
+    x_train, y_train, x_test, y_test = load_mnist(args.data, args.n_train or None)
     # numba compiles UMAP's functions on first use (about 40 s here): not fit time.
     # 5,000 rows: below 4,096 UMAP takes exact neighbours and compiles less.
     umap.UMAP(n_components=10, random_state=0).fit(x_train[:5000])
@@ -82,15 +77,15 @@ def main(argv=None):
             "fit_seconds": round(fit_seconds, 1),
             "transform_seconds": round(transform_seconds, 1),
             "umap": umap.__version__,
-            "machine": platform.processor() or platform.machine(),
+            "machine": machine(),
         }
-        append(args.out, record)
+        append_record(args.out, record)
         if args.equal_time:
             for method, params in (("acai-mlp", {}), ("acai-conv", {"image_shape": (28, 28)})):
                 model = ACAITransformer(**params, random_state=seed)
                 record = equal_time(model, fit_seconds, args.chunk, seed, x_train, x_test)
                 codes_train, codes_test = record.pop("codes")
-                append(
+                append_record(
                     args.out,
                     {
                         "method": method,
@@ -98,7 +93,7 @@ def main(argv=None):
                         "n_train": len(x_train),
                         **score(codes_train, y_train, codes_test, y_test, seed),
                         **record,
-                        "machine": platform.processor() or platform.machine(),
+                        "machine": machine(),
                     },
                 )
     return 0
