@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check-readme test-all lint docs clean
+.PHONY: demo test check-readme check-benchmarks test-all lint docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: $(STAMP)
 # The README's demo table against what the demo prints (a slow test; CI runs it).
 check-readme: $(STAMP)
 	$(PY) -m pytest -m slow tests/test_docs_and_demo.py
+
+# The benchmark scripts' smoke runs (slow tests; CI runs them).
+check-benchmarks: $(STAMP)
+	$(PY) -m pytest -m slow tests/test_quality_benchmark.py tests/test_time_to_accuracy.py
 
 test-all: $(STAMP)
 	$(PY) -m pytest -m "slow or not slow"

@@ -28,6 +28,7 @@ from skacai._validation import (
     checked,
     interpolation_alphas,
     is_int,
+    sample_weights,
 )
 
 # Warnings from _warn_about point at the user's call: _warn_about <- fit/partial_fit
@@ -217,12 +218,33 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ``n_iter_no_change`` consecutive epochs.
 
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training data, monitor its
-        reconstruction error, stop when it stops improving and keep the
-        weights of the best epoch.
+        Hold out ``validation_fraction`` of the training data (or use the
+        ``X_val`` given to ``fit``), monitor its score (``scoring``; by
+        default the negative reconstruction error) after every epoch, stop
+        when it stops improving and keep the weights of the best epoch.
 
     validation_fraction : float, default=0.1
-        Share of the training data held out when ``early_stopping=True``.
+        Share of the training data held out when ``early_stopping=True``;
+        ignored when ``fit`` gets ``X_val``.
+
+    scoring : callable or None, default=None
+        The validation score early stopping follows (higher is better);
+        used only with ``early_stopping=True``. None: the negative mean
+        squared reconstruction error of the scaled validation rows. A
+        callable is called after every epoch as ``scoring(estimator,
+        X_val)``: scikit-learn's scorer signature without ``y``, so both
+        ``f(estimator, X)`` and a ``GridSearchCV`` scoring function
+        ``f(estimator, X, y=None)`` work, as does
+        ``sklearn.metrics.check_scoring(model)`` (``estimator.score``). It
+        gets this estimator in the state of that epoch (``transform``,
+        ``score`` and the other inference methods work) and the ``X_val``
+        given to ``fit``, as given, or else the held-out rows of X as an
+        array; it must return a finite real number and must not modify
+        the estimator. Its exceptions propagate out of ``fit``. Scorer
+        names (strings) are refused and ``make_scorer`` objects do not
+        apply: they score ``predict`` or ``predict_proba`` against a target
+        ``y``, which a transformer has neither of. A callable cannot be stored by
+        ``save`` (use pickle or joblib).
 
     n_iter_no_change : int, default=10
         Epochs without an improvement of ``tol`` before training stops.
@@ -315,11 +337,13 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ``early_stopping=True``.
 
     validation_scores_ : list of float or None
-        Per-epoch validation score (negative mean squared reconstruction error
-        on the held-out, scaled data) with ``early_stopping=True``, else None.
+        Per-epoch validation score of the last fit with ``early_stopping=True``
+        (``scoring``'s value, by default the negative mean squared
+        reconstruction error of the scaled validation data), else None.
 
     best_validation_score_ : float or None
-        Best of ``validation_scores_``; None without early stopping.
+        Best of ``validation_scores_``, the epoch whose weights the model
+        keeps; None without early stopping.
 
     device_ : str
         Device holding the networks. A model unpickled is on ``"cpu"``.
@@ -407,6 +431,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "tol": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "scoring": [callable, None],
         "n_iter_no_change": [Integers(1, None, closed="left")],
         "shuffle": ["boolean"],
         "random_state": RANDOM_STATE,
@@ -435,6 +460,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         tol=1e-4,
         early_stopping=False,
         validation_fraction=0.1,
+        scoring=None,
         n_iter_no_change=10,
         shuffle=True,
         random_state=None,
@@ -459,6 +485,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.tol = tol
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.scoring = scoring
         self.n_iter_no_change = n_iter_no_change
         self.shuffle = shuffle
         self.random_state = random_state
@@ -470,7 +497,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # ------------------------------------------------------------------ fitting
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None, *, X_val=None):
         """Train the autoencoder and the critic on X.
 
         Parameters
@@ -480,6 +507,25 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         y : None
             Ignored; present for API consistency.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows (None: all equal). Each epoch
+            draws its ``n_samples`` rows with replacement, with probabilities
+            proportional to the weights, so that a row of weight 2 is trained on
+            as often as two copies of it would be (in expectation: not exactly
+            the model of the repeated rows, which trains on other batches); the
+            input scaling's means and spreads are weighted too. Rows of weight 0
+            are left out; weights that are all equal train exactly as None.
+
+        X_val : array-like of shape (n_val, n_features), default=None
+            Validation data for early stopping (``early_stopping=True`` is
+            required, as scikit-learn's ``HistGradientBoostingRegressor``
+            requires it): checked like X and scaled with the model's scaling,
+            it replaces the held-out ``validation_fraction`` of X, so that
+            all of X trains. Keyword only. In a ``Pipeline``,
+            ``transform_input=["X_val"]`` passes it through the steps before
+            this one (with metadata routing enabled and
+            ``set_fit_request(X_val=True)``).
 
         Returns
         -------
@@ -494,15 +540,20 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             real-valued, finite array with at least one sample and one feature,
             if X's values overflow the float32 training once scaled or its
             statistics overflow float64, if ``dropout > 0`` with
-            ``architecture="conv"``, or if ``warm_start=True`` continues
-            networks that the parameters no longer describe.
+            ``architecture="conv"``, if ``warm_start=True`` continues
+            networks that the parameters no longer describe, or if
+            ``sample_weight`` is not one finite, non-negative weight per row
+            (not all zero), if ``X_val`` is given with ``early_stopping=False``
+            or is not valid data for this model (as for ``transform``), or if
+            ``scoring`` returns anything but a finite real number.
         TypeError
-            If X is a sparse matrix.
+            If X or ``X_val`` is a sparse matrix.
 
         Notes
         -----
         A call that raises, here or in any step of training (e.g. out of
-        memory), leaves the model exactly as it was. A Ctrl-C keeps the last
+        memory, or an exception raised by ``scoring``, which propagates),
+        leaves the model exactly as it was. A Ctrl-C keeps the last
         completed epoch instead, with a warning.
 
         Examples
@@ -515,23 +566,37 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         5
         >>> sorted(model.history_)
         ['adversarial', 'critic', 'critic_regularization', 'loss', 'reconstruction']
+        >>> X_val = np.random.default_rng(1).normal(size=(50, 8))  # your validation data
+        >>> len(model.set_params(early_stopping=True).fit(X, X_val=X_val).validation_scores_)
+        5
+        >>> model.best_validation_score_ == max(model.validation_scores_)  # its weights kept
+        True
         """
         continuing = self.warm_start and hasattr(self, "encoder_")
         rng = _device.random_state(self.random_state)
         with unchanged_on_error(self, in_place=continuing):
             X, device, hidden_layer_sizes = self._prepare(X, reset=not continuing)
+            X, weights = sample_weights(sample_weight, X)
+            checked_val = self._check_X_val(X_val)  # X_val as given goes to scoring
             if continuing:
                 self._check_same_networks(hidden_layer_sizes, "warm_start=True")
-            X_train, X_val = self._split(X, rng)
+            if checked_val is None:
+                X_train, checked_val, weights, val_weights = self._split(X, weights, rng)
+                X_val = checked_val  # scoring gets the held-out rows
+            else:
+                X_train, val_weights = X, None  # all of X trains
             if not continuing:
-                self._initialize(X_train, hidden_layer_sizes, rng, device)
+                self._initialize(X_train, hidden_layer_sizes, rng, device, weights)
             n_epochs = self._max_epochs(X_train.shape[0])
-            outcome = self._train(X_train, X_val, n_epochs, device, stop_early=True)
+            score = self._validation_score(checked_val, X_val, device, val_weights)
+            outcome = self._train(
+                X_train, score, n_epochs, device, stop_early=True, weights=weights
+            )
         self._warn_about(outcome, n_epochs)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
+    def partial_fit(self, X, y=None, sample_weight=None):
         """Train for one epoch (one pass) over X, e.g. one chunk of a larger set.
 
         The first call initialises the model; its data also fixes the input
@@ -546,6 +611,10 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         y : None
             Ignored; present for API consistency.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows, as in ``fit``: they draw this
+            epoch's rows and, in the first call, weight the input scaling.
 
         Returns
         -------
@@ -580,12 +649,13 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         first_call = not hasattr(self, "encoder_")
         with unchanged_on_error(self, in_place=not first_call):
             X, device, hidden_layer_sizes = self._prepare(X, reset=first_call)
+            X, weights = sample_weights(sample_weight, X)
             if first_call:
                 rng = _device.random_state(self.random_state)
-                self._initialize(X, hidden_layer_sizes, rng, device)
+                self._initialize(X, hidden_layer_sizes, rng, device, weights)
             else:
                 self._check_same_networks(hidden_layer_sizes, "partial_fit")
-            outcome = self._train(X, None, 1, device, stop_early=False)
+            outcome = self._train(X, None, 1, device, stop_early=False, weights=weights)
         self._warn_about(outcome)
         return self
 
@@ -704,9 +774,10 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"{' and '.join(changed)} since they were built; {remedy}."
             )
 
-    def _split(self, X, rng):
+    def _split(self, X, weights, rng):
+        """``(X_train, X_val, weights_train, weights_val)``: the early-stopping hold-out."""
         if not self.early_stopping:
-            return X, None
+            return X, None, weights, None
         n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
         if n_val < 1 or X.shape[0] - n_val < 1:
             raise ValueError(
@@ -715,7 +786,9 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"{X.shape[0]} samples leaves none. Use more samples or "
                 "early_stopping=False."
             )
-        return train_test_split(X, test_size=n_val, random_state=rng)
+        if weights is None:
+            return (*train_test_split(X, test_size=n_val, random_state=rng), None, None)
+        return train_test_split(X, weights, test_size=n_val, random_state=rng)
 
     def _padding(self):
         """How conv networks pad images (``NetworkSpec``'s padding fields), by ``scaling``.
@@ -743,7 +816,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             **self._padding(),
         )
 
-    def _initialize(self, X, hidden_layer_sizes, rng, device):
+    def _initialize(self, X, hidden_layer_sizes, rng, device, weights=None):
         """Fresh scaling statistics, networks, optimiser state and generator."""
         network_spec = self._network_spec_for(X.shape[1], hidden_layer_sizes)
         init_generator = torch.Generator().manual_seed(_device.draw_seed(rng))
@@ -760,7 +833,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             raise
         for name, network in zip(NETWORK_ATTRIBUTES, networks, strict=True):
             setattr(self, name, network)
-        self.mean_, self.scale_ = _scaling.statistics(X, self._scaling(X))
+        self.mean_, self.scale_ = _scaling.statistics(X, self._scaling(X), weights)
         self.image_shape_ = network_spec.image_shape
         self._network_spec = network_spec
         self.device_ = str(device)
@@ -771,6 +844,45 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.history_ = {name: [] for name in ("loss", *TERM_NAMES)}
         self._keep_progress(None)
 
+    def _check_X_val(self, X_val):
+        """``fit``'s X_val validated like X (None if not given)."""
+        if X_val is None:
+            return None
+        if not self.early_stopping:
+            raise ValueError(
+                "X_val is given to fit while early_stopping=False: X_val is the validation "
+                "data of early stopping. Set early_stopping=True, or leave X_val out."
+            )
+        try:
+            return self._validate_input(X_val, reset=False)
+        except ValueError as error:
+            raise ValueError(f"X_val is invalid: {error}") from error
+
+    def _validation_score(self, X_val, scored, device, weights=None):
+        """``score(networks)`` for early stopping on the validation rows X_val (None
+        without them): ``scoring(self, scored)`` with ``scored`` the validation data
+        as the callable gets it, or without ``scoring`` ``-MSE`` on X_val scaled,
+        weighted by the held-out rows' ``weights`` if given."""
+        if X_val is None:
+            return None
+        if self.scoring is None:
+            padded = self._network_spec.loss_on_padding
+            if weights is not None:
+                weights = torch.from_numpy(weights).to(device)
+            X_val = self._to_tensor(X_val, device)
+            return _fit_loop.reconstruction_score(X_val, padded, weights)
+
+        def score(_networks):  # this estimator's own networks, as inference uses them
+            value = self.scoring(self, scored)
+            if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value):
+                raise ValueError(
+                    f"scoring={self.scoring!r} returned {value!r} in epoch {self.n_iter_}; "
+                    "it must return a finite real number (higher is better)."
+                )
+            return float(value)
+
+        return score
+
     def _keep_progress(self, monitor):
         """The convergence record of the last fit (None where nothing was monitored)."""
         monitored = monitor is not None
@@ -778,19 +890,20 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.validation_scores_ = monitor.validation_scores if monitored else None
         self.best_validation_score_ = monitor.best_validation_score if monitored else None
 
-    def _train(self, X, X_val, n_epochs, device, *, stop_early):
-        """Train up to ``n_epochs``; return how it ended, for :meth:`_warn_about`."""
+    def _train(self, X, score, n_epochs, device, *, stop_early, weights=None):
+        """Train up to ``n_epochs``; return how it ended, for :meth:`_warn_about`.
+
+        ``score``: the validation score that early stopping follows (see
+        :meth:`_validation_score`; None: the training loss).
+        """
         networks = self._networks_on(device)
         optimizers = _fit_loop.make_optimizers(
             networks, self._optimizer_states, self.learning_rate_init, self.device_
         )
         generator = _device.restore_generator(self._generator_state, device)
         X_tensor = self._to_tensor(X, device)
-        X_val_tensor = None if X_val is None else self._to_tensor(X_val, device)
         monitor = (
-            _fit_loop.EarlyStopping(self.tol, self.n_iter_no_change, X_val_tensor)
-            if stop_early
-            else None
+            _fit_loop.EarlyStopping(self.tol, self.n_iter_no_change, score) if stop_early else None
         )
         settings = _fit_loop.StepSettings(
             batch_size=min(self._batch_size(), X.shape[0]),
@@ -813,6 +926,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 monitor=monitor,
                 record=lambda terms: self._record(terms, bar),
                 bar=bar,
+                weights=None if weights is None else torch.from_numpy(weights).to(device),
             )
         finally:
             bar.close()
@@ -1262,6 +1376,93 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         (5, 'cpu')
         """
         return _persistence.load(cls, path)
+
+    def export(self, path, *, part="encoder", format="auto"):
+        """Write the encoder (or decoder), input scaling included, as a file that runs
+        without skacai: TorchScript, a ``torch.export`` program or ONNX.
+
+        The exported graph takes raw features, as ``transform`` does, and gives
+        the same codes (to float32 rounding): it computes
+        ``encoder((X - mean_) / scale_)`` (features without spread are divided
+        by 1). The decoder's graph takes codes and gives
+        ``decoder(codes) * scale_ + mean_``, as ``inverse_transform`` does. Both
+        are float32 CPU graphs in evaluation mode, for any number of rows (a
+        dynamic batch dimension): feed them float32 arrays of shape
+        ``(n_samples, n_features_in_)`` (encoder) or ``(n_samples,
+        n_components)`` (decoder). The model itself is not changed (its device
+        included), and the file is written atomically: a failed export leaves
+        ``path`` as it was.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            File to write; an existing file is replaced. Its folder must exist.
+
+        part : {"encoder", "decoder"}, default="encoder"
+            The network to export: the encoder (features -> codes, input
+            ``"X"``, output ``"codes"``) or the decoder (codes -> data, input
+            ``"codes"``, output ``"X_reconstructed"``).
+
+        format : {"auto", "torchscript", "pt2", "onnx"}, default="auto"
+            ``"torchscript"``: a traced ``torch.jit`` module (``torch.jit.load``,
+            also from C++ with LibTorch; PyTorch has deprecated TorchScript, so
+            recent versions warn when loading it). ``"pt2"``: a
+            ``torch.export`` program (``torch.export.load(path).module()``),
+            PyTorch's successor to TorchScript. ``"onnx"``: an ONNX graph (opset
+            18) for onnxruntime and other runtimes; needs ``pip install
+            'skacai[onnx]'``. ``"auto"`` picks the format from the suffix of
+            ``path``: ``.pt``, ``.pth`` or ``.torchscript`` (TorchScript),
+            ``.pt2`` or ``.onnx``.
+
+        Raises
+        ------
+        NotFittedError
+            If the model is not fitted.
+        ValueError
+            If ``part`` or ``format`` is not one of the options, if
+            ``format="auto"`` and the suffix of ``path`` names no format, or if
+            ``mean_`` or ``scale_`` hold values that float32 cannot represent.
+        FileNotFoundError
+            If the folder of ``path`` does not exist.
+        IsADirectoryError
+            If ``path`` is a folder.
+        ImportError
+            If ``format="onnx"`` and onnx or onnxscript is not installed.
+
+        See Also
+        --------
+        save : Write the whole model (to train further or reload in skacai).
+
+        Examples
+        --------
+        >>> import pathlib, tempfile
+        >>> import numpy as np
+        >>> import torch
+        >>> from skacai import ACAITransformer
+        >>> X = np.random.default_rng(0).normal(loc=5.0, size=(100, 8))
+        >>> model = ACAITransformer(n_components=3, max_iter=5, random_state=0).fit(X)
+        >>> X32 = X.astype(np.float32)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = pathlib.Path(folder) / "encoder.pt2"
+        ...     model.export(path)
+        ...     encoder = torch.export.load(path).module()
+        ...     codes = encoder(torch.from_numpy(X32)).numpy()
+        >>> bool(np.allclose(codes, model.transform(X32), rtol=1e-5, atol=1e-5))
+        True
+        """
+        from skacai import _export
+
+        check_is_fitted(self)
+        encoder = _export.check_part(part) == "encoder"
+        _export.export(
+            path,
+            self.encoder_ if encoder else self.decoder_,
+            self.mean_,
+            self.scale_,
+            n_inputs=self.n_features_in_ if encoder else self._network_spec.n_components,
+            part=part,
+            format=format,
+        )
 
     def __getstate__(self):
         """Pickle with every tensor on the CPU so the model loads anywhere.

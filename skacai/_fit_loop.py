@@ -3,7 +3,7 @@ early-stopping monitor. Plain functions on networks and tensors, never the estim
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager, nullcontext
 from typing import NamedTuple
 
 import numpy as np
@@ -65,14 +65,17 @@ def make_optimizers(networks, saved_states, learning_rate, device):
 class EarlyStopping:
     """The convergence monitor of one fit.
 
-    Follows the training loss, or with ``X_val`` the score ``-MSE`` on that
-    held-out data (keeping the best epoch's weights); training has converged
-    once ``patience`` epochs in a row improved the best by less than ``tol``.
+    Follows the training loss, or with ``score`` (a function of the networks,
+    higher is better, e.g. :func:`reconstruction_score` on held-out data) that
+    validation score, keeping the best epoch's weights; training has
+    converged once ``patience`` epochs in a row improved the best by less
+    than ``tol``. ``score`` sees the networks as inference uses them
+    (:func:`inference_state`).
     """
 
-    def __init__(self, tol, patience, X_val=None):
-        self.tol, self.patience, self.X_val = tol, patience, X_val
-        validating = X_val is not None
+    def __init__(self, tol, patience, score=None):
+        self.tol, self.patience, self.score = tol, patience, score
+        validating = score is not None
         self.best_loss = None if validating else np.inf
         self.validation_scores = [] if validating else None
         self.best_validation_score = -np.inf if validating else None
@@ -81,16 +84,15 @@ class EarlyStopping:
 
     def converged(self, networks, terms):
         """Record one epoch's losses ``terms``; whether training has converged."""
-        if self.X_val is None:
+        if self.score is None:
             score, best = -terms["reconstruction"], -self.best_loss
         else:
-            with torch.no_grad():
-                reconstruction = networks.decoder(networks.encoder(self.X_val))
-            score = -float((reconstruction - self.X_val).square().mean())
+            with inference_state(networks):
+                score = self.score(networks)
             self.validation_scores.append(score)
             best = self.best_validation_score
         self._no_improvement = self._no_improvement + 1 if score < best + self.tol else 0
-        if score > best and self.X_val is None:
+        if score > best and self.score is None:
             self.best_loss = -score
         elif score > best:
             self.best_validation_score = score
@@ -98,7 +100,44 @@ class EarlyStopping:
         return self._no_improvement >= self.patience
 
 
-def run_epochs(networks, optimizers, generator, X, n_epochs, settings, *, monitor, record, bar):
+def reconstruction_score(X_val, padded, weights=None):
+    """``score(networks)``: ``-MSE`` of the networks' reconstruction of the tensor
+    ``X_val`` (scaled as for training; padded images compared whole for ``padded``),
+    its rows weighted by the tensor ``weights`` if given."""
+
+    def score(networks):
+        with torch.no_grad(), uncropped(networks.decoder) if padded else nullcontext():
+            reconstruction = networks.decoder(networks.encoder(X_val))
+            squared = (reconstruction - X_val).square()
+            if weights is None:
+                return -float(squared.mean())
+            return -float((squared.mean(dim=1) * weights).sum() / weights.sum())
+
+    return score
+
+
+@contextmanager
+def inference_state(networks):
+    """The networks as inference runs them for the block (evaluation mode, a conv
+    decoder cropping its padding), then back as they were."""
+    modes = [module.training for module in networks]
+    crop = getattr(networks.decoder, "crop", None)  # ConvDecoder only
+    for module in networks:
+        module.eval()
+    if crop is not None:
+        networks.decoder.crop = True
+    try:
+        yield
+    finally:
+        for module, mode in zip(networks, modes, strict=True):
+            module.train(mode)
+        if crop is not None:
+            networks.decoder.crop = crop
+
+
+def run_epochs(
+    networks, optimizers, generator, X, n_epochs, settings, *, monitor, record, bar, weights=None
+):
     """Train up to ``n_epochs`` on the tensor X; return how training ended.
 
     ``"interrupted"`` (Ctrl-C) and ``"diverged"`` (non-finite losses or weights)
@@ -106,6 +145,7 @@ def run_epochs(networks, optimizers, generator, X, n_epochs, settings, *, monito
     :class:`EarlyStopping`, or None for no convergence check) never saw
     convergence; None otherwise. ``record(terms)`` is called after each
     completed epoch. With a validation set the best epoch's weights are kept.
+    ``weights`` (per row of X, or None) draw each epoch's rows: see ``train_epoch``.
     """
     workspace = Workspace(X.device, X.dtype)  # buffers shared by the epochs
     # On a GPU, full batches replay the step captured as one CUDA graph (dropout
@@ -131,6 +171,7 @@ def run_epochs(networks, optimizers, generator, X, n_epochs, settings, *, monito
                     workspace=workspace,
                     autocast_dtype=AUTOCAST[settings.precision],
                     graph=graph,
+                    weights=weights,
                 )
             except KeyboardInterrupt:
                 restore(networks, optimizers, generator, last_good)

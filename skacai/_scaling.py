@@ -43,8 +43,11 @@ def shared_range(X):
     return float(np.median(ranges / total))
 
 
-def statistics(X, scaling):
+def statistics(X, scaling, weights=None):
     """``mean_`` and ``scale_`` for ``scaling``; ``scale_`` is 0 where the spread is none.
+
+    ``weights`` (positive, one per row, or None) weight the means and standard
+    deviations; ``"minmax"`` uses the range of the rows, whatever their weights.
 
     A spread counts as none when it is within rounding error of the values'
     magnitude (scikit-learn's ``StandardScaler`` rule), never by an absolute
@@ -64,7 +67,7 @@ def statistics(X, scaling):
             std = np.full(n_features, high / 2 - low / 2)
             center = np.abs(mean)
         else:
-            mean, std = _column_moments(X)
+            mean, std = _column_moments(X, weights)
             center = np.abs(mean)
             if scaling == "global":
                 # The root mean square of the stds, computed without squaring tiny stds
@@ -92,8 +95,8 @@ def statistics(X, scaling):
     return mean, np.where(constant, 0.0, std)
 
 
-def _column_moments(X):
-    """Per-column mean and standard deviation, free of under- and overflow.
+def _column_moments(X, weights=None):
+    """Per-column (weighted) mean and standard deviation, free of under- and overflow.
 
     Columns whose values are so small that their squares underflow (below
     about 1e-154), or so large that they overflow, are divided by their
@@ -102,13 +105,21 @@ def _column_moments(X):
     low, high = X.min(axis=0), X.max(axis=0)
     peak = np.maximum(-low, high)  # max |x| without a copy of X
     if np.all((peak == 0) | ((peak > 1e-150) & (peak < 1e150))):
-        mean, std = X.mean(axis=0), X.std(axis=0)
+        mean, std = _moments(X, weights)
     else:
         peak = np.where(peak > 0, peak, 1.0)
-        unit = X / peak
-        mean, std = peak * unit.mean(axis=0), peak * unit.std(axis=0)
+        unit_mean, unit_std = _moments(X / peak, weights)
+        mean, std = peak * unit_mean, peak * unit_std
     # A constant column's mean is its value exactly (a sum would round it).
     return np.where(low == high, high, mean), np.where(low == high, 0.0, std)
+
+
+def _moments(X, weights):
+    """Column means and standard deviations, weighted by the rows' ``weights`` if given."""
+    if weights is None:
+        return X.mean(axis=0), X.std(axis=0)
+    mean = np.average(X, axis=0, weights=weights)
+    return mean, np.sqrt(np.average(np.square(X - mean), axis=0, weights=weights))
 
 
 def _no_spread(std, center, n_samples):

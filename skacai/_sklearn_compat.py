@@ -13,6 +13,7 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
+from sklearn.utils.validation import _check_sample_weight as check_sample_weight
 
 __all__ = [
     "RANDOM_STATE",
@@ -21,6 +22,7 @@ __all__ = [
     "Interval",
     "StrOptions",
     "_fit_context",
+    "check_sample_weight",
     "validate_params",
 ]
 

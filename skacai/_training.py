@@ -167,8 +167,14 @@ def train_epoch(
     workspace: Workspace | None = None,
     autocast_dtype: torch.dtype | None = None,
     graph: StepGraph | None = None,
+    weights: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """One pass over ``X``; returns each loss term averaged over the samples.
+
+    ``weights`` (one positive weight per row, on ``generator``'s device, or
+    None): the epoch's ``n`` rows are drawn with replacement with probabilities
+    proportional to them (``shuffle`` then does not apply), so that a row of
+    weight 2 is seen as often as two copies of it would be.
 
     Shuffling, the mixing coefficients and the dropout masks (``dropout`` is
     the rate after each hidden activation of MLP networks, which must be in
@@ -189,7 +195,7 @@ def train_epoch(
     ``dropout`` zero.
     """
     n = X.shape[0]
-    order = torch.randperm(n, generator=generator, device=generator.device) if shuffle else None
+    order = _order(n, shuffle, weights, generator)
     totals = torch.zeros(len(TERM_NAMES), device=X.device)
     if _mlp_step.handles(networks):
         workspace = Workspace(X.device, X.dtype) if workspace is None else workspace
@@ -307,6 +313,15 @@ class StepGraph:
         for term in terms:
             term.record_stream(current)
         return terms
+
+
+def _order(n, shuffle, weights, generator):
+    """The rows of one epoch, in order: drawn by ``weights``, shuffled, or None (as stored)."""
+    if weights is not None:
+        return torch.multinomial(weights, n, replacement=True, generator=generator)
+    if shuffle:
+        return torch.randperm(n, generator=generator, device=generator.device)
+    return None
 
 
 def _batches(X, order, batch_size, workspace):

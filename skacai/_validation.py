@@ -12,6 +12,8 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils import check_array
 
+from skacai._sklearn_compat import check_sample_weight
+
 # The dtypes the estimator computes in; other real input is converted to float64.
 FLOAT_DTYPES = (np.float64, np.float32)
 # Rows per chunk of all_finite: bounds its temporary boolean array.
@@ -31,6 +33,31 @@ def check_int(value, name, *, minimum=1, maximum=None, why=""):
     if maximum is not None:
         allowed += f" (at most {maximum})"
     raise ValueError(f"{name} must be {allowed}{why}, got {value!r}.")
+
+
+def sample_weights(sample_weight, X):
+    """X's rows with positive weight and their weights; None for weights that are all
+    equal (they change nothing, so training takes the unweighted path exactly)."""
+    if sample_weight is None:
+        return X, None
+    try:
+        weights = check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    except ValueError as error:
+        raise ValueError(
+            f"sample_weight is invalid ({error}): pass one finite, non-negative weight "
+            f"per row of X ({X.shape[0]} rows), not all zero, or None."
+        ) from None
+    with np.errstate(over="ignore"):
+        total = weights.sum()
+    if not np.isfinite(total):
+        raise ValueError(
+            "sample_weight is invalid: its sum overflows float64; divide the weights by "
+            "a constant (only their ratios matter)."
+        )
+    keep = weights > 0
+    if not keep.all():
+        X, weights = X[keep], weights[keep]
+    return X, (None if np.all(weights == weights[0]) else weights)
 
 
 def check_image_shape(image_shape, n_features, subject):

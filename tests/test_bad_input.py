@@ -450,6 +450,7 @@ INVALID_PARAMS = {
     "tol": [-1, np.nan],
     "early_stopping": ["yes"],
     "validation_fraction": [1.0, 0.0],
+    "scoring": ["neg_mean_squared_error", 1],
     "n_iter_no_change": [0],
     "shuffle": ["yes"],
     "random_state": ["seed", -1],

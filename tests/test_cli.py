@@ -20,7 +20,7 @@ from skacai._cli import _files, load_data, main
 from skacai._cli import benchmarks as benchmarks_command
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ["demo", "fit", "transform", "interpolate", "benchmarks"]
+COMMANDS = ["demo", "fit", "transform", "interpolate", "export", "benchmarks"]
 N_SAMPLES, N_FEATURES, N_COMPONENTS = 40, 6, 3
 # Tiny models: 2 epochs of one hidden layer of 8 units.
 PARAMS = {

@@ -26,6 +26,7 @@ LAYERS = [
     ("computation", {"_training", "_inference"}),
     ("training loop", {"_fit_loop"}),
     ("model files", {"_persistence"}),
+    ("export", {"_export"}),
     ("estimator", {"_estimator"}),
     ("pictures", {"plotting"}),
     ("demo", {"_demo"}),

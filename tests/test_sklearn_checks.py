@@ -30,7 +30,20 @@ ESTIMATORS = [
 ]
 
 
-@parametrize_with_checks(ESTIMATORS)
+# sample_weight draws each epoch's rows by weight (tests/test_sample_weight.py): integer
+# weights and repeated rows train on different batches, so their models differ,
+# although their quality agrees (test_integer_weights_and_repeated_rows_give_models_of_
+# equal_quality). Zero weights and equal weights are exact and pass scikit-learn's
+# other sample-weight checks.
+EXPECTED_FAILURES = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "a minibatch-stochastic estimator: integer weights draw rows with replacement, "
+        "repeated rows are shuffled, so the batches (not the quality) differ"
+    ),
+}
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda _: EXPECTED_FAILURES)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "time_to_accuracy.py"
 
@@ -32,6 +33,7 @@ def records(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+@pytest.mark.slow  # a benchmark smoke run (10-40 s): CI runs it (make check-benchmarks)
 def test_ema_scores_the_averages_without_changing_the_training(tmp_path):
     data = fake_mnist(tmp_path / "mnist.npz")
     common = [

@@ -1,6 +1,7 @@
 """The ``skacai`` command line (also ``python -m skacai``).
 
-Subcommands: ``demo``, ``fit``, ``transform``, ``interpolate`` and ``benchmarks``;
+Subcommands: ``demo``, ``fit``, ``transform``, ``interpolate``, ``export`` and
+``benchmarks``;
 ``skacai COMMAND --help`` describes each. See ``docs/cli.md``.
 
 Exit codes: 0 on success, 1 for an error in the data, the files or the parameters
@@ -21,7 +22,7 @@ import argparse
 import sys
 import warnings
 
-from skacai._cli import benchmarks, demo, fit, interpolate, transform
+from skacai._cli import benchmarks, demo, export, fit, interpolate, transform
 from skacai._cli._args import HelpFormatter
 from skacai._cli._common import (
     EXIT_ERROR,
@@ -49,7 +50,7 @@ __all__ = [
 ]
 
 # The subcommands, in the order of ``skacai --help``.
-COMMANDS = (demo, fit, transform, interpolate, benchmarks)
+COMMANDS = (demo, fit, transform, interpolate, export, benchmarks)
 
 DESCRIPTION = (
     "ACAI (adversarially constrained autoencoder interpolation) for scikit-learn, on the "
@@ -62,6 +63,7 @@ examples:
   {PROG} fit train.npy -o model.safetensors --n-components 16 --max-iter 50
   {PROG} transform model.safetensors test.npy -o codes.npy
   {PROG} interpolate model.safetensors test.npy -o interpolations.png
+  {PROG} export model.safetensors -o encoder.onnx
   {PROG} benchmarks
 
 '{PROG} COMMAND --help' describes each command. Errors print one line,
