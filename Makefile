@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check-readme check-benchmarks test-all lint docs clean
+.PHONY: demo test check-readme check-smoke test-all lint docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,10 @@ test: $(STAMP)
 check-readme: $(STAMP)
 	$(PY) -m pytest -m slow tests/test_docs_and_demo.py
 
-# The benchmark scripts' smoke runs (slow tests; CI runs them).
-check-benchmarks: $(STAMP)
-	$(PY) -m pytest -m slow tests/test_quality_benchmark.py tests/test_time_to_accuracy.py
+# The benchmark scripts' smoke runs and the two longest examples (slow tests; CI runs them).
+check-smoke: $(STAMP)
+	$(PY) -m pytest -m slow tests/test_quality_benchmark.py tests/test_time_to_accuracy.py \
+		tests/test_examples.py
 
 test-all: $(STAMP)
 	$(PY) -m pytest -m "slow or not slow"

@@ -16,6 +16,13 @@ import pytest
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 EXAMPLES = sorted(EXAMPLES_DIR.glob("*.py"))
+# The two longest (30-45 s each on the 2-core machine) run as slow tests, which CI runs
+# on their own (make check-smoke); the Sphinx build runs them too.
+SLOW_EXAMPLES = {"classifier_features.py", "interpolation_pictures.py"}
+RUNS = [
+    pytest.param(path, marks=pytest.mark.slow) if path.name in SLOW_EXAMPLES else path
+    for path in EXAMPLES
+]
 
 
 def rst_title(lines):
@@ -25,7 +32,7 @@ def rst_title(lines):
     return None
 
 
-@pytest.mark.parametrize("script", EXAMPLES, ids=lambda path: path.name)
+@pytest.mark.parametrize("script", RUNS, ids=lambda path: path.name)
 def test_example_runs_prints_and_leaves_no_files(script, tmp_path):
     # One torch thread, as in test_cli.py: on a 2-core machine shared with other work,
     # two threads made the small convolutional fits several times slower (the examples

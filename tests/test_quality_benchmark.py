@@ -39,7 +39,7 @@ def mnist(tmp_path_factory):
     return fake_mnist(tmp_path_factory.mktemp("data") / "mnist.npz")
 
 
-@pytest.mark.slow  # a benchmark smoke run (10-40 s): CI runs it (make check-benchmarks)
+@pytest.mark.slow  # a benchmark smoke run (10-40 s): CI runs it (make check-smoke)
 def test_quality_runs_pairs_resumes_and_reports(mnist, tmp_path):
     out = tmp_path / "quality.jsonl"
     common = ["--data", mnist, "--epochs", "1", "--kmeans-init", "2", "--out", out]
@@ -67,7 +67,7 @@ def test_quality_runs_pairs_resumes_and_reports(mnist, tmp_path):
     assert "vs paper-ae (n=1)" in table and "vs paper (n=1)" in table
 
 
-@pytest.mark.slow  # a benchmark smoke run (10-40 s): CI runs it (make check-benchmarks)
+@pytest.mark.slow  # a benchmark smoke run (10-40 s): CI runs it (make check-smoke)
 def test_quality_scores_the_lines(mnist, tmp_path):
     out = tmp_path / "lines.jsonl"
     run(
@@ -81,7 +81,7 @@ def test_quality_scores_the_lines(mnist, tmp_path):
     assert "| lines | 64 | 1 |" in run("quality.py", "--report", out)
 
 
-@pytest.mark.slow  # a benchmark smoke run (10-40 s): CI runs it (make check-benchmarks)
+@pytest.mark.slow  # a benchmark smoke run (10-40 s): CI runs it (make check-smoke)
 def test_table3_trains_both_models_at_once_and_scores_them(mnist, tmp_path):
     out = tmp_path / "table3.jsonl"
     run(

@@ -33,7 +33,7 @@ def records(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-@pytest.mark.slow  # a benchmark smoke run (10-40 s): CI runs it (make check-benchmarks)
+@pytest.mark.slow  # a benchmark smoke run (10-40 s): CI runs it (make check-smoke)
 def test_ema_scores_the_averages_without_changing_the_training(tmp_path):
     data = fake_mnist(tmp_path / "mnist.npz")
     common = [
