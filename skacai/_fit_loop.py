@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from skacai._device import captures, float32_convolutions
-from skacai._networks import uncropped
+from skacai._networks import cropping, uncropped
 from skacai._rollback import load_states, module_states, restore, snapshot, weights_finite
 from skacai._training import (
     Optimizers,
@@ -121,18 +121,14 @@ def inference_state(networks):
     """The networks as inference runs them for the block (evaluation mode, a conv
     decoder cropping its padding), then back as they were."""
     modes = [module.training for module in networks]
-    crop = getattr(networks.decoder, "crop", None)  # ConvDecoder only
     for module in networks:
         module.eval()
-    if crop is not None:
-        networks.decoder.crop = True
     try:
-        yield
+        with cropping(networks.decoder, True):
+            yield
     finally:
         for module, mode in zip(networks, modes, strict=True):
             module.train(mode)
-        if crop is not None:
-            networks.decoder.crop = crop
 
 
 def run_epochs(

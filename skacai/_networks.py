@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -335,22 +335,28 @@ class ConvDecoder(nn.Module):
         return geometry.crop(image) if self.crop else image.flatten(start_dim=1)
 
 
-@contextmanager
-def uncropped(decoder: nn.Module) -> Iterator[None]:
+def uncropped(decoder: nn.Module) -> AbstractContextManager[None]:
     """Let a :class:`ConvDecoder` return the whole padded image for the block.
 
     Training with ``NetworkSpec.loss_on_padding`` feeds padded images
     (``ConvGeometry.pad``) and compares them with the decoder's whole output,
     as the paper does; inference always crops.
     """
+    return cropping(decoder, False)
+
+
+@contextmanager
+def cropping(decoder: nn.Module, crop: bool) -> Iterator[None]:
+    """Set a :class:`ConvDecoder`'s ``crop`` for the block, then restore it (other
+    decoders have no padding: nothing to do)."""
     if not isinstance(decoder, ConvDecoder):
         yield
         return
-    decoder.crop = False
+    before, decoder.crop = decoder.crop, crop
     try:
         yield
     finally:
-        decoder.crop = True
+        decoder.crop = before
 
 
 def _conv_networks(spec: NetworkSpec) -> tuple[nn.Module, nn.Module, nn.Module]:

@@ -25,16 +25,6 @@ def is_int(value):
     return isinstance(value, Integral) and not isinstance(value, (bool, np.bool_))
 
 
-def check_int(value, name, *, minimum=1, maximum=None, why=""):
-    """``value`` as an int, or a ValueError naming ``name`` and the allowed range."""
-    if is_int(value) and value >= minimum and (maximum is None or value <= maximum):
-        return int(value)
-    allowed = "a positive int" if minimum == 1 else f"an int >= {minimum}"
-    if maximum is not None:
-        allowed += f" (at most {maximum})"
-    raise ValueError(f"{name} must be {allowed}{why}, got {value!r}.")
-
-
 def sample_weights(sample_weight, X):
     """X's rows with positive weight and their weights; None for weights that are all
     equal (they change nothing, so training takes the unweighted path exactly)."""
