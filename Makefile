@@ -28,11 +28,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
-# The README's demo table against what the demo prints (a slow test; CI runs it).
+# The README's demo table against what the demo prints, and the demo's picture (slow
+# tests; CI runs them).
 check-readme: $(STAMP)
 	$(PY) -m pytest -m slow tests/test_docs_and_demo.py
 
-# The benchmark scripts' smoke runs and the two longest examples (slow tests; CI runs them).
+# The benchmark scripts' smoke runs and the five longest examples (slow tests; CI runs them).
 check-smoke: $(STAMP)
 	$(PY) -m pytest -m slow tests/test_quality_benchmark.py tests/test_time_to_accuracy.py \
 		tests/test_examples.py

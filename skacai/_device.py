@@ -105,14 +105,16 @@ def restore_generator(saved, device):
     return generator
 
 
-def check_network_memory(spec, n_samples, device):
+def check_network_memory(spec, n_samples, device, own=()):
     """MemoryError, before anything is allocated, for networks that cannot fit in memory.
 
     Counts four float32 copies of every weight (the weight, its gradient and
-    Adam's two moments); activations come on top. Data passed transposed (a
-    few rows of very many columns) is the usual cause, and the message says so.
+    Adam's two moments) of skacai's networks and the user's modules ``own``;
+    activations come on top. Data passed transposed (a few rows of very many
+    columns) is the usual cause, and the message says so.
     """
-    n_weights = sum(p.numel() for network in meta_networks(spec) for p in network.parameters())
+    networks = [n for n in (*meta_networks(spec), *own) if n is not None]
+    n_weights = sum(p.numel() for network in networks for p in network.parameters())
     needed, available = 16 * n_weights, available_bytes(device)
     if available is None or needed <= available:
         return

@@ -4,28 +4,28 @@ from __future__ import annotations
 
 import inspect
 import math
-import warnings
 from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
 import torch
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from skacai import _device, _fit_loop, _persistence, _progress, _scaling
+from skacai import _custom, _device, _fit_loop, _persistence, _progress, _scaling
 from skacai._inference import Model, batch_rows
 from skacai._networks import NETWORK_ATTRIBUTES, Networks, NetworkSpec, build_networks
 from skacai._rollback import map_tensors, module_on_cpu, unchanged_on_error
 from skacai._sklearn_compat import RANDOM_STATE, Integers, Interval, StrOptions, _fit_context
-from skacai._training import TERM_NAMES
+from skacai._training import TERM_NAMES, SparseRows
 from skacai._validation import (
     FLOAT_DTYPES,
     check_image_shape,
     checked,
+    csr_rows,
     interpolation_alphas,
     is_int,
     sample_weights,
@@ -151,6 +151,37 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         8x8 digits 3 scales (a 1x1 grid) clustered 9 points worse than 1
         (``docs/defaults.md``).
 
+    encoder, decoder, critic : Network, callable, torch.nn.Module or None, default=None
+        Networks of your own in place of skacai's (None: the ``architecture``'s
+        network). ACAI's losses, mixing and both Adam optimisers stay as they
+        are. Each may be
+
+        - a :class:`skacai.Network` ``(module, **kwargs)``: ``module(**kwargs)``
+          is built when fitting, and its keyword arguments are parameters
+          (``encoder__width``) for ``set_params``, ``clone`` and
+          ``GridSearchCV``;
+        - a ``torch.nn.Module`` class or a function returning a module (a
+          ``Network`` without keyword arguments);
+        - a module instance, deep-copied by each fit (never trained itself),
+          so every fit starts from its weights (``random_state`` does not
+          draw them).
+
+        skacai passes whichever of ``n_features``, ``n_components`` and
+        ``image_shape`` the factory's signature names. The encoder maps
+        ``(n, n_features)`` float tensors of scaled data to
+        ``(n, n_components)`` codes, the decoder codes back to
+        ``(n, n_features)``, and the critic rows of data to one or more
+        values per row, which skacai averages to one. ``fit`` runs them on
+        the first rows and raises ``ValueError`` naming the network whose
+        output has the wrong shape. Factories run with torch's global
+        generator seeded from ``random_state`` (and restored after), so
+        their default initialisation is reproducible. ``dropout`` applies
+        to skacai's own MLP networks only. A model with a network of your
+        own trains with the autograd step (not skacai's hand-written MLP
+        step) and, with a conv network of skacai's beside it, pads its
+        images at the end with zeros whatever ``scaling`` is.
+        ``save`` writes the weights; ``load`` needs the same networks again.
+
     scaling : {"auto", "global", "feature", "minmax"} or None, default="auto"
         How inputs are scaled before training; ``inverse_transform``,
         ``interpolate`` and ``score_samples`` undo it, so they speak the
@@ -163,7 +194,8 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
           unrelated scales (0.002 for wine, 0.0001 for breast cancer, 0.38 for
           iris). Decided by the data of the first ``fit`` or ``partial_fit``
           (``docs/defaults.md``: each choice clustered better on its kind of
-          data, by 5 to 17 points).
+          data, by 5 to 17 points). None for sparse data, which centring
+          would make dense.
         - ``"global"``: subtract each feature's mean and divide all features
           by one number, the root mean square of the features' standard
           deviations. Keeps the features' relative scales (right for images)
@@ -377,11 +409,15 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     parameters or data, out of memory...) leaves the model exactly as it was
     before the call, fitted or not, and is re-raised.
 
-    Inputs must be dense, real-valued (float, int or bool) 2-D arrays with at
-    least one row and one column, and finite. Otherwise, and for a wrong
-    number of features, the methods raise ``ValueError`` (``TypeError`` for
-    sparse matrices); the methods of an unfitted model raise
-    ``NotFittedError``. Training runs in float32, so ``fit`` refuses data that
+    Inputs must be real-valued (float, int or bool) 2-D arrays or scipy
+    sparse matrices with at least one row and one column, and finite.
+    Otherwise, and for a wrong number of features, the methods raise
+    ``ValueError`` (``inverse_transform`` takes dense codes only: ``TypeError``
+    for sparse ones); the methods of an unfitted model raise
+    ``NotFittedError``. Sparse X (CSR or CSC; other formats are converted to
+    CSR) is densified one batch of rows at a time, never whole, and trains
+    only with ``scaling=None`` (what ``"auto"`` picks for it): the centring
+    scalings are refused. Training runs in float32, so ``fit`` refuses data that
     overflow it once scaled (``scaling=None`` with values beyond about
     ``3.4e38``). ``transform``, ``inverse_transform``,
     ``interpolate`` and ``score_samples`` raise ``ValueError`` rather than
@@ -424,6 +460,9 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "image_shape": ["array-like", None],
         "conv_width": [Integers(1, _MAX_SIZE, closed="both")],
         "n_scales": [Integers(0, 30, closed="both"), StrOptions({"auto"})],
+        "encoder": [callable, None],  # a Network, a module class or function, a module
+        "decoder": [callable, None],
+        "critic": [callable, None],
         "scaling": [StrOptions({"auto", "global", "feature", "minmax"}), None],
         "max_iter": [Integers(1, None, closed="left"), StrOptions({"auto"})],
         "batch_size": [Integers(1, None, closed="left"), StrOptions({"auto"})],
@@ -453,6 +492,9 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         image_shape=None,
         conv_width=8,
         n_scales="auto",
+        encoder=None,
+        decoder=None,
+        critic=None,
         scaling="auto",
         max_iter="auto",
         batch_size="auto",
@@ -478,6 +520,9 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.image_shape = image_shape
         self.conv_width = conv_width
         self.n_scales = n_scales
+        self.encoder = encoder
+        self.decoder = decoder
+        self.critic = critic
         self.scaling = scaling
         self.max_iter = max_iter
         self.batch_size = batch_size
@@ -497,13 +542,15 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # ------------------------------------------------------------------ fitting
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, sample_weight=None, *, X_val=None):
+    def fit(self, X, y=None, sample_weight=None, *, X_val=None, sample_weight_val=None):
         """Train the autoencoder and the critic on X.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data (dense, real-valued, finite).
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data (real-valued, finite). A scipy sparse matrix (CSR or
+            CSC) is densified one batch at a time and trains with
+            ``scaling=None`` only.
 
         y : None
             Ignored; present for API consistency.
@@ -517,7 +564,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             input scaling's means and spreads are weighted too. Rows of weight 0
             are left out; weights that are all equal train exactly as None.
 
-        X_val : array-like of shape (n_val, n_features), default=None
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
             Validation data for early stopping (``early_stopping=True`` is
             required, as scikit-learn's ``HistGradientBoostingRegressor``
             requires it): checked like X and scaled with the model's scaling,
@@ -526,6 +573,13 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             ``transform_input=["X_val"]`` passes it through the steps before
             this one (with metadata routing enabled and
             ``set_fit_request(X_val=True)``).
+
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Non-negative weights of the rows of ``X_val`` (None: all equal),
+            as scikit-learn's ``HistGradientBoosting*`` take: early stopping
+            follows the weighted mean of the rows' reconstruction errors. Rows
+            of weight 0 are left out. Needs ``X_val``, and refused with a
+            ``scoring`` callable (which sees ``X_val`` only). Keyword only.
 
         Returns
         -------
@@ -544,10 +598,14 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             networks that the parameters no longer describe, or if
             ``sample_weight`` is not one finite, non-negative weight per row
             (not all zero), if ``X_val`` is given with ``early_stopping=False``
-            or is not valid data for this model (as for ``transform``), or if
-            ``scoring`` returns anything but a finite real number.
-        TypeError
-            If X or ``X_val`` is a sparse matrix.
+            or is not valid data for this model (as for ``transform``), if
+            ``sample_weight_val`` is given without ``X_val``, with
+            ``scoring``, or is not one valid weight per row of ``X_val``, if
+            ``scoring`` returns anything but a finite real number, or if X is
+            sparse and ``scaling`` is ``"global"``, ``"feature"`` or
+            ``"minmax"`` (or, with ``warm_start=True``, the fitted scaling
+            centres X: ``mean_`` is not zero), which would make it dense; use
+            ``scaling=None``.
 
         Notes
         -----
@@ -578,13 +636,14 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             X, device, hidden_layer_sizes = self._prepare(X, reset=not continuing)
             X, weights = sample_weights(sample_weight, X)
             checked_val = self._check_X_val(X_val)  # X_val as given goes to scoring
+            checked_val, given_weights = self._check_weights_val(sample_weight_val, checked_val)
             if continuing:
                 self._check_same_networks(hidden_layer_sizes, "warm_start=True")
             if checked_val is None:
                 X_train, checked_val, weights, val_weights = self._split(X, weights, rng)
                 X_val = checked_val  # scoring gets the held-out rows
             else:
-                X_train, val_weights = X, None  # all of X trains
+                X_train, val_weights = X, given_weights  # all of X trains
             if not continuing:
                 self._initialize(X_train, hidden_layer_sizes, rng, device, weights)
             n_epochs = self._max_epochs(X_train.shape[0])
@@ -606,8 +665,8 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data (dense, real-valued, finite).
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data (real-valued, finite); sparse as in ``fit``.
 
         y : None
             Ignored; present for API consistency.
@@ -625,10 +684,9 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ------
         ValueError
             As ``fit``; also if X's number of features differs from the first
-            call's, or if the parameters no longer describe the networks that
-            the first call built.
-        TypeError
-            If X is a sparse matrix.
+            call's, if the parameters no longer describe the networks that
+            the first call built, or if X is sparse and the scaling fixed by
+            the first call centres it (``mean_`` is not zero).
 
         Notes
         -----
@@ -665,10 +723,16 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         device = _device.resolve_device(self.device)
         hidden_layer_sizes = self._hidden_layer_sizes()
         self._check_dropout()
+        if sparse.issparse(X):  # a first fit checks the parameter, a later one mean_
+            fitted = None if reset else (self.mean_, self._network_spec.loss_on_padding)
+            _scaling.refuse_centring(self.scaling, fitted)
         return X, device, hidden_layer_sizes
 
     def _validate_input(self, X, *, reset):
-        return validate_data(self, X, dtype=FLOAT_DTYPES, reset=reset)
+        """X checked as a float array, or a CSR / CSC matrix (others are converted),
+        returned as canonical CSR (:func:`csr_rows`)."""
+        X = validate_data(self, X, accept_sparse=("csr", "csc"), dtype=FLOAT_DTYPES, reset=reset)
+        return csr_rows(X) if sparse.issparse(X) else X
 
     def _hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -723,6 +787,12 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return max(0, math.ceil(math.log2(min(sides) / 4)))
 
     def _check_dropout(self):
+        if self.dropout > 0 and all(value is not None for value in self._own_networks()):
+            raise ValueError(
+                f"dropout={self.dropout} applies to skacai's own MLP networks, and the "
+                "encoder, decoder and critic are all yours: put dropout layers in your "
+                "modules and use dropout=0."
+            )
         if self.dropout > 0 and self._architecture() == "conv":
             raise ValueError(
                 f"dropout={self.dropout} applies to architecture='mlp' only: the paper's "
@@ -743,7 +813,9 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Refuse to continue training networks that the parameters no longer describe."""
         spec = self._network_spec
         current = self._network_spec_for(spec.n_features, hidden_layer_sizes)
-        if current.architecture != spec.architecture:
+        if not any(spec.builtin):  # the user's networks only: skacai's layout is unused
+            compared = ("n_components",)
+        elif current.architecture != spec.architecture:
             compared = ("architecture",)
         elif spec.architecture == "mlp":
             compared = ("n_components", "hidden_layer_sizes")
@@ -753,7 +825,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             f"{name} changed from {getattr(spec, name)!r} to {getattr(current, name)!r}"
             for name in compared
             if getattr(current, name) != getattr(spec, name)
-        ]
+        ] + _custom.changes(spec.custom, current.custom)
         if changed:
             does, remedy = {
                 "warm_start=True": (
@@ -795,10 +867,12 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Conv networks with ``"minmax"``: the paper's (centred, filled with the
         scaled minimum -1, the loss and the critic over the padded image);
-        otherwise skacai's original (at the end, zeros, cropped before the loss
-        and the critic).
+        otherwise, and whenever a network is the user's (which reads and
+        returns the unpadded rows), skacai's original (at the end, zeros,
+        cropped before the loss and the critic).
         """
-        if self._architecture() == "conv" and self.scaling == "minmax":
+        own = any(value is not None for value in self._own_networks())
+        if self._architecture() == "conv" and self.scaling == "minmax" and not own:
             return {"pad_center": True, "pad_value": -1.0, "loss_on_padding": True}
         return {"pad_center": False, "pad_value": 0.0, "loss_on_padding": False}
 
@@ -814,26 +888,31 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             conv_width=self.conv_width,
             n_scales=self._n_scales(image_shape),
             **self._padding(),
+            custom=tuple(_custom.describe(value) for value in self._own_networks()),
         )
+
+    def _own_networks(self):
+        """The ``encoder``, ``decoder`` and ``critic`` parameters (None: skacai's own)."""
+        return (self.encoder, self.decoder, self.critic)
 
     def _initialize(self, X, hidden_layer_sizes, rng, device, weights=None):
         """Fresh scaling statistics, networks, optimiser state and generator."""
         network_spec = self._network_spec_for(X.shape[1], hidden_layer_sizes)
-        init_generator = torch.Generator().manual_seed(_device.draw_seed(rng))
+        mean, scale = _scaling.statistics(X, self._scaling(X), weights)
         # Raises ValueError for an impossible geometry, before anything is set.
-        try:
-            _device.check_network_memory(network_spec, X.shape[0], device)
-            networks = build_networks(network_spec, init_generator, device)
-        except ValueError as error:
-            if self._architecture() == "conv" and self.image_shape is None:
-                raise ValueError(
-                    f"{error} image_shape=None reads each row as a 1-D signal; for "
-                    "images pass image_shape=(channels, height, width)."
-                ) from None
-            raise
+        networks = self._build_networks(network_spec, X, rng, device)
+        if any(part is not None for part in network_spec.custom):
+            rows = X[:2].toarray() if hasattr(X, "toarray") else X[:2]  # sparse X
+            first = _scaling.to_float32(rows, mean, scale, self.scaling)
+            _custom.check_outputs(
+                networks,
+                torch.from_numpy(first).to(device),
+                network_spec.n_components,
+                [p for p, d in zip(_custom.PARTS, network_spec.custom, strict=True) if d],
+            )
         for name, network in zip(NETWORK_ATTRIBUTES, networks, strict=True):
             setattr(self, name, network)
-        self.mean_, self.scale_ = _scaling.statistics(X, self._scaling(X), weights)
+        self.mean_, self.scale_ = mean, scale
         self.image_shape_ = network_spec.image_shape
         self._network_spec = network_spec
         self.device_ = str(device)
@@ -843,6 +922,42 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.loss_curve_ = []
         self.history_ = {name: [] for name in ("loss", *TERM_NAMES)}
         self._keep_progress(None)
+
+    def _build_networks(self, spec, X, rng, device):
+        """The seeded networks on ``device``: skacai's own and the user's (``_custom``)."""
+        init_generator = torch.Generator().manual_seed(_device.draw_seed(rng))
+        own = [None, None, None]
+        if any(part is not None for part in spec.custom):
+            seed = int(torch.randint(2**62, (), generator=init_generator))
+            shapes = {
+                "n_features": spec.n_features,
+                "n_components": spec.n_components,
+                "image_shape": spec.image_shape,
+            }
+            for i, (part, value) in enumerate(
+                zip(_custom.PARTS, self._own_networks(), strict=True)
+            ):
+                if value is not None:
+                    own[i] = _custom.build(part, value, shapes, seed + i)
+        try:
+            _device.check_network_memory(spec, X.shape[0], device, own)
+            built = build_networks(spec, init_generator, device)
+        except ValueError as error:
+            if self._architecture() == "conv" and self.image_shape is None:
+                raise ValueError(
+                    f"{error} image_shape=None reads each row as a 1-D signal; for "
+                    "images pass image_shape=(channels, height, width)."
+                ) from None
+            raise
+        networks = Networks(
+            *(b if o is None else o.to(device) for b, o in zip(built, own, strict=True))
+        )
+        if not networks.autoencoder_parameters():
+            raise ValueError(
+                "The encoder and decoder have no parameters to train: give at least one "
+                "of them weights."
+            )
+        return networks
 
     def _check_X_val(self, X_val):
         """``fit``'s X_val validated like X (None if not given)."""
@@ -857,6 +972,29 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return self._validate_input(X_val, reset=False)
         except ValueError as error:
             raise ValueError(f"X_val is invalid: {error}") from error
+
+    def _check_weights_val(self, sample_weight_val, X_val):
+        """``(X_val, weights)``: ``fit``'s validation rows with positive weight and their
+        weights (None: equal), checked as ``sample_weight`` is."""
+        if sample_weight_val is None:
+            return X_val, None
+        if X_val is None:
+            raise ValueError(
+                "sample_weight_val is given without X_val: it weights the rows of X_val. "
+                "Pass X_val too, or leave sample_weight_val out (the held-out rows of a "
+                "weighted fit are weighted by sample_weight)."
+            )
+        if self.scoring is not None:
+            raise ValueError(
+                f"sample_weight_val weights the default score (the reconstruction error), "
+                f"but scoring={self.scoring!r} is given, which sees X_val only: weight the "
+                "rows inside scoring, or leave sample_weight_val out."
+            )
+        try:
+            return sample_weights(sample_weight_val, X_val)
+        except ValueError as error:
+            message = str(error).replace("sample_weight ", "sample_weight_val ", 1)
+            raise ValueError(message.replace("row of X ", "row of X_val ")) from None
 
     def _validation_score(self, X_val, scored, device, weights=None):
         """``score(networks)`` for early stopping on the validation rows X_val (None
@@ -942,36 +1080,14 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Called after the training's rollback context, so that a warning turned
         into an error does not undo the completed epochs.
         """
-        kept = f"epoch {self.n_iter_}" if self.n_iter_ else "initialisation"
-        if outcome == "interrupted":
-            warnings.warn(
-                f"ACAITransformer's training was interrupted (KeyboardInterrupt) in epoch "
-                f"{self.n_iter_ + 1}; the model keeps the weights from {kept} and can be "
-                "used, saved or trained further.",
-                UserWarning,
-                stacklevel=_USER_FRAME,
-            )
-        elif outcome == "diverged":
-            warnings.warn(
-                f"ACAITransformer's losses or weights became non-finite in epoch "
-                f"{self.n_iter_ + 1}; training stopped and the weights from {kept} were kept. "
-                f"Lower learning_rate_init (now {self.learning_rate_init}) or check the "
-                "input's scale.",
-                RuntimeWarning,
-                stacklevel=_USER_FRAME,
-            )
-        elif outcome == "max_iter":
-            budget = (
-                f"max_iter={self.max_iter} epochs"
-                if self.max_iter != "auto"
-                else f"its default budget (max_iter='auto': {n_epochs} epochs of this data)"
-            )
-            warnings.warn(
-                f"ACAITransformer stopped after {budget} before converging; "
-                "pass a larger max_iter (an int) if the loss is still falling.",
-                ConvergenceWarning,
-                stacklevel=_USER_FRAME,
-            )
+        _fit_loop.warn_about(
+            outcome,
+            n_iter=self.n_iter_,
+            learning_rate_init=self.learning_rate_init,
+            max_iter=self.max_iter,
+            n_epochs=n_epochs,
+            stacklevel=_USER_FRAME + 1,
+        )
 
     def _record(self, terms, bar):
         loss = terms["reconstruction"] + self.adversarial_weight * terms["adversarial"]
@@ -995,11 +1111,15 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _to_tensor(self, X, device):
         """X scaled and in float32 for training (the loss's padding added where it
-        covers the padded image); ValueError where float32 overflows."""
+        covers the padded image); ValueError where float32 overflows. Sparse X
+        becomes :class:`SparseRows`, densified one batch at a time."""
+        geometry = self.encoder_.geometry if self._network_spec.loss_on_padding else None
+        if sparse.issparse(X):
+            return SparseRows(X, self.mean_, self.scale_, self.scaling, device, geometry)
         scaled = _scaling.to_float32(X, self.mean_, self.scale_, self.scaling)
         tensor = torch.from_numpy(scaled).to(device)
-        if self._network_spec.loss_on_padding:
-            tensor = self.encoder_.geometry.pad(tensor).flatten(start_dim=1)
+        if geometry is not None:
+            tensor = geometry.pad(tensor).flatten(start_dim=1)
         return tensor
 
     # -------------------------------------------------------------- inference
@@ -1009,8 +1129,8 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Data to encode.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to encode; a sparse matrix is densified one batch at a time.
 
         Returns
         -------
@@ -1026,8 +1146,6 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             and ``n_features_in_`` columns, if its feature names differ from
             those seen in ``fit``, or if it lies so far outside the training
             data's range that the result overflows to infinity or NaN.
-        TypeError
-            If X is a sparse matrix.
 
         Examples
         --------
@@ -1105,7 +1223,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X_start, X_end : array-like of shape (n_pairs, n_features)
+        X_start, X_end : {array-like, sparse matrix} of shape (n_pairs, n_features)
             The pairs' two ends.
 
         n_steps : int, default=None
@@ -1131,8 +1249,6 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             their shapes differ, if ``n_steps`` is not an int >= 2, if
             ``alphas`` is not 1-D, non-empty, finite and in ``[0, 1]``, if both
             ``n_steps`` and ``alphas`` are given, or if the result overflows.
-        TypeError
-            If ``X_start`` or ``X_end`` is a sparse matrix.
 
         Examples
         --------
@@ -1173,8 +1289,8 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Data to reconstruct.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to reconstruct; a sparse matrix is densified one batch at a time.
 
         Returns
         -------
@@ -1191,8 +1307,6 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             and ``n_features_in_`` columns, if its feature names differ from
             those seen in ``fit``, or if it lies so far outside the training
             data's range that the result overflows to infinity or NaN.
-        TypeError
-            If X is a sparse matrix.
 
         Examples
         --------
@@ -1218,8 +1332,8 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Data to reconstruct.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to reconstruct; a sparse matrix is densified one batch at a time.
 
         y : None
             Ignored; present for API consistency.
@@ -1235,8 +1349,6 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             If the model is not fitted.
         ValueError
             As ``score_samples``, or if the mean of the scores overflows.
-        TypeError
-            If X is a sparse matrix.
 
         Examples
         --------
@@ -1327,7 +1439,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         _persistence.save(self, path)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path, *, encoder=None, decoder=None, critic=None):
         """Read a model written by ``save``, without executing anything in the file.
 
         The model is returned on the CPU (``device_ == "cpu"``), with its
@@ -1339,6 +1451,14 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ----------
         path : str or os.PathLike
             A file written by ``ACAITransformer.save``.
+
+        encoder, decoder, critic : Network, callable or torch.nn.Module, default=None
+            The networks of your own that the model was saved with (the file
+            holds their weights, not their code): the same factory with the
+            same keyword arguments, or for a module instance one of the same
+            class. They become the loaded model's parameters; the fitted
+            networks are built from them for the file's shapes and take the
+            file's weights. None for skacai's own networks.
 
         Returns
         -------
@@ -1354,6 +1474,10 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             pickle, which is refused, never unpickled), is truncated, corrupted
             or modified after it was saved (checksum mismatch), or was written
             in a newer format than this skacai reads.
+        ValueError
+            If ``encoder``, ``decoder`` or ``critic`` are not the networks the
+            model was saved with (the message names both), or build networks
+            whose tensors differ from the file's.
 
         Warns
         -----
@@ -1375,7 +1499,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         >>> loaded.n_iter_, loaded.device_
         (5, 'cpu')
         """
-        return _persistence.load(cls, path)
+        return _persistence.load(cls, path, (encoder, decoder, critic))
 
     def export(self, path, *, part="encoder", format="auto"):
         """Write the encoder (or decoder), input scaling included, as a file that runs
@@ -1502,4 +1626,6 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        # Sparse X trains unless the scaling would centre it (refused, saying so).
+        tags.input_tags.sparse = self.scaling in ("auto", None)
         return tags

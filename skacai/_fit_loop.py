@@ -3,17 +3,21 @@ early-stopping monitor. Plain functions on networks and tensors, never the estim
 
 from __future__ import annotations
 
+import warnings
 from contextlib import ExitStack, contextmanager, nullcontext
 from typing import NamedTuple
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
 from skacai._device import captures, float32_convolutions
+from skacai._inference import INFERENCE_BATCH_SIZE, sparse_batch_rows
 from skacai._networks import cropping, uncropped
 from skacai._rollback import load_states, module_states, restore, snapshot, weights_finite
 from skacai._training import (
     Optimizers,
+    SparseRows,
     StepGraph,
     Workspace,
     match_parameter_layout,
@@ -103,17 +107,36 @@ class EarlyStopping:
 def reconstruction_score(X_val, padded, weights=None):
     """``score(networks)``: ``-MSE`` of the networks' reconstruction of the tensor
     ``X_val`` (scaled as for training; padded images compared whole for ``padded``),
-    its rows weighted by the tensor ``weights`` if given."""
+    its rows weighted by the tensor ``weights`` if given. :class:`SparseRows` are
+    densified batch by batch, as inference densifies sparse X (the dense tensor's
+    score exactly, where they fit in one batch)."""
 
     def score(networks):
         with torch.no_grad(), uncropped(networks.decoder) if padded else nullcontext():
-            reconstruction = networks.decoder(networks.encoder(X_val))
-            squared = (reconstruction - X_val).square()
+            if isinstance(X_val, SparseRows):
+                return _sparse_score(networks, X_val, weights)
+            squared = _squared_errors(networks, X_val)
             if weights is None:
                 return -float(squared.mean())
             return -float((squared.mean(dim=1) * weights).sum() / weights.sum())
 
     return score
+
+
+def _squared_errors(networks, x):
+    """The squared errors of the networks' reconstruction of the rows ``x``."""
+    return (networks.decoder(networks.encoder(x)) - x).square()
+
+
+def _sparse_score(networks, X_val, weights):
+    """``-MSE`` of the reconstruction of :class:`SparseRows`, batch by batch."""
+    batches = X_val.batches(None, sparse_batch_rows(INFERENCE_BATCH_SIZE, X_val.shape[1]))
+    if weights is not None:
+        errors = torch.cat([_squared_errors(networks, x).mean(dim=1) for x in batches])
+        return -float((errors * weights).sum() / weights.sum())
+    # Each batch's mean in float64, weighted by its rows: exact for a single batch.
+    total = sum(float(_squared_errors(networks, x).mean()) * x.shape[0] for x in batches)
+    return -total / X_val.shape[0]
 
 
 @contextmanager
@@ -134,10 +157,12 @@ def inference_state(networks):
 def run_epochs(
     networks, optimizers, generator, X, n_epochs, settings, *, monitor, record, bar, weights=None
 ):
-    """Train up to ``n_epochs`` on the tensor X; return how training ended.
+    """Train up to ``n_epochs`` on X (a tensor, or :class:`SparseRows`); return how
+    training ended.
 
     ``"interrupted"`` (Ctrl-C) and ``"diverged"`` (non-finite losses or weights)
-    roll the epoch back; ``"max_iter"`` when ``monitor`` (an
+    roll the epoch back (a Ctrl-C while the monitor scores a completed epoch
+    keeps that epoch); ``"max_iter"`` when ``monitor`` (an
     :class:`EarlyStopping`, or None for no convergence check) never saw
     convergence; None otherwise. ``record(terms)`` is called after each
     completed epoch. With a validation set the best epoch's weights are kept.
@@ -180,7 +205,12 @@ def run_epochs(
                 ending = "diverged"
                 break
             record(terms)
-            if monitor is not None and monitor.converged(networks, terms):
+            try:
+                converged = monitor is not None and monitor.converged(networks, terms)
+            except KeyboardInterrupt:  # while scoring: the epoch itself is complete
+                ending = "interrupted"
+                break
+            if converged:
                 ending = None
                 break
     if monitor is not None and monitor.best_state is not None:
@@ -201,3 +231,41 @@ def _training_mode(networks, settings, device):
     if settings.precision == "float32":
         context.enter_context(float32_convolutions(device))
     return context
+
+
+def warn_about(outcome, *, n_iter, learning_rate_init, max_iter, n_epochs, stacklevel):
+    """Warn about how training ended (``run_epochs``'s outcome) after ``n_iter`` epochs.
+
+    ``stacklevel`` counts from this function's caller's caller, so that the
+    warning points at the user's call of ``fit`` / ``partial_fit``.
+    """
+    kept = f"epoch {n_iter}" if n_iter else "initialisation"
+    if outcome == "interrupted":
+        warnings.warn(
+            f"ACAITransformer's training was interrupted (KeyboardInterrupt) in epoch "
+            f"{n_iter + 1}; the model keeps the weights from {kept} and can be "
+            "used, saved or trained further.",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+    elif outcome == "diverged":
+        warnings.warn(
+            f"ACAITransformer's losses or weights became non-finite in epoch "
+            f"{n_iter + 1}; training stopped and the weights from {kept} were kept. "
+            f"Lower learning_rate_init (now {learning_rate_init}) or check the "
+            "input's scale.",
+            RuntimeWarning,
+            stacklevel=stacklevel,
+        )
+    elif outcome == "max_iter":
+        budget = (
+            f"max_iter={max_iter} epochs"
+            if max_iter != "auto"
+            else f"its default budget (max_iter='auto': {n_epochs} epochs of this data)"
+        )
+        warnings.warn(
+            f"ACAITransformer stopped after {budget} before converging; "
+            "pass a larger max_iter (an int) if the loss is still falling.",
+            ConvergenceWarning,
+            stacklevel=stacklevel,
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy import sparse
 
 from skacai import _progress
 from skacai._device import float32_convolutions
@@ -16,6 +17,9 @@ INFERENCE_BATCH_SIZE = 4096
 # ... except for convolutional networks on a CPU: their activations (16 x 32 x 32
 # floats a row for MNIST) then stay in the caches, 2.7 times as fast as 4096 rows.
 CONV_CPU_INFERENCE_BATCH_SIZE = 128
+# Sparse input is densified at most this many values at a time (4,096 rows of 1,024
+# features): fewer rows for wide data such as text's tens of thousands of columns.
+SPARSE_BATCH_VALUES = 2**22
 
 
 def batch_rows(architecture, device):
@@ -25,8 +29,15 @@ def batch_rows(architecture, device):
     return INFERENCE_BATCH_SIZE
 
 
+def sparse_batch_rows(rows, n_features):
+    """Rows per dense batch of sparse input: ``rows``, or fewer where they would hold
+    more than ``SPARSE_BATCH_VALUES`` values."""
+    return max(1, min(rows, SPARSE_BATCH_VALUES // max(n_features, 1)))
+
+
 class Model:
-    """A fitted model's networks and scaling applied to NumPy arrays, ``rows`` at a time."""
+    """A fitted model's networks and scaling applied to NumPy arrays (or CSR matrices,
+    densified batch by batch), ``rows`` at a time."""
 
     def __init__(self, encoder, decoder, mean, scale, *, device, rows, verbose=0):
         self.encoder, self.decoder = encoder, decoder
@@ -119,15 +130,22 @@ def float64_copy(module):
 
 def map_batches(function, X, n_out, rows, dtype=None, bar=None):
     """``function`` applied to X's rows, ``rows`` at a time, into one (n, n_out) array
-    of ``dtype`` (X's by default), advancing the progress ``bar`` if one is given."""
+    of ``dtype`` (X's by default), advancing the progress ``bar`` if one is given.
+
+    A sparse X (CSR) is densified one batch of rows at a time, never whole, and
+    of at most ``SPARSE_BATCH_VALUES`` values (:func:`sparse_batch_rows`).
+    """
     out = np.empty((X.shape[0], n_out), dtype=X.dtype if dtype is None else dtype)
+    if sparse.issparse(X):
+        rows = sparse_batch_rows(rows, X.shape[1])
     # Scaling an input far outside the training range can overflow (above all in
     # the cast to float32); the public methods check their results instead.
     try:
         with np.errstate(over="ignore", invalid="ignore"):
             for start in range(0, X.shape[0], rows):
                 stop = start + rows
-                out[start:stop] = function(X[start:stop])
+                batch = X[start:stop]
+                out[start:stop] = function(batch.toarray() if sparse.issparse(batch) else batch)
                 if bar is not None:
                     bar.update(min(stop, X.shape[0]) - start)
     finally:

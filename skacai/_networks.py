@@ -59,6 +59,14 @@ class NetworkSpec:
     pad_center: bool = False
     pad_value: float = 0.0
     loss_on_padding: bool = False
+    # Per part (encoder, decoder, critic): None for skacai's own network, else the
+    # description of the user's (skacai._custom.describe), whose weights come from it.
+    custom: tuple = (None, None, None)
+
+    @property
+    def builtin(self) -> tuple[bool, bool, bool]:
+        """Which of encoder, decoder and critic are skacai's own networks."""
+        return tuple(part is None for part in self.custom)
 
 
 @dataclass(frozen=True)
@@ -249,7 +257,7 @@ class Critic(nn.Module):
         self.body = body
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x).flatten(start_dim=1).mean(dim=1)
+        return self.body(x).reshape(x.shape[0], -1).mean(dim=1)
 
 
 def _mlp_networks(spec: NetworkSpec) -> tuple[nn.Module, nn.Module, nn.Module]:
@@ -374,21 +382,26 @@ def _conv_networks(spec: NetworkSpec) -> tuple[nn.Module, nn.Module, nn.Module]:
 _BUILDERS = {"mlp": _mlp_networks, "conv": _conv_networks}
 
 
-def meta_networks(spec: NetworkSpec) -> tuple[nn.Module, nn.Module, nn.Module]:
+def meta_networks(spec: NetworkSpec) -> tuple[nn.Module | None, ...]:
     """Encoder, decoder and critic on the ``meta`` device: shapes only, no memory.
 
-    Raises ValueError for an impossible geometry. Building costs time in
-    proportion to the number of layers, which callers that take a spec from
-    outside (a model file) must bound first.
+    None for the parts that are the user's (``spec.custom``). Raises ValueError
+    for an impossible geometry. Building costs time in proportion to the number
+    of layers, which callers that take a spec from outside (a model file) must
+    bound first.
     """
+    if not any(spec.builtin):
+        return (None, None, None)
     with torch.device("meta"):
-        return _BUILDERS[spec.architecture](spec)
+        networks = _BUILDERS[spec.architecture](spec)
+    return tuple(n if own else None for n, own in zip(networks, spec.builtin, strict=True))
 
 
 def build_networks(
     spec: NetworkSpec, generator: torch.Generator | None, device: torch.device
 ) -> tuple[nn.Module, nn.Module, nn.Module]:
-    """Build encoder, decoder and critic with seeded initial weights on ``device``.
+    """Build encoder, decoder and critic with seeded initial weights on ``device``
+    (None for the user's networks: see :func:`meta_networks`).
 
     The modules are created on the ``meta`` device so that torch's default
     initialisation never draws from the global random state; the weights are
@@ -408,6 +421,9 @@ def build_networks(
     layout = torch.channels_last if spec.architecture == "conv" else torch.contiguous_format
     initialised = []
     for module in networks:
+        if module is None:  # the user's network, built elsewhere
+            initialised.append(None)
+            continue
         module = module.to_empty(device="cpu")
         if generator is not None:
             _init_weights(module, generator)

@@ -31,7 +31,7 @@ import sklearn
 import torch
 from safetensors.torch import load as _load_tensors
 
-from skacai import _model_file
+from skacai import _custom, _model_file
 from skacai._model_file import FORMAT, FORMAT_VERSION
 from skacai._networks import (
     NETWORK_ATTRIBUTES,
@@ -132,6 +132,12 @@ def _describe(estimator):
     state["network_spec"] = _plain(asdict(estimator._network_spec))
     for name in NETWORK_ATTRIBUTES:
         for key, tensor in getattr(estimator, name).state_dict().items():
+            if tensor.dtype not in SAFETENSORS_DTYPES:
+                raise TypeError(
+                    f"save() cannot store {name}'s tensor {key!r} of dtype {tensor.dtype}: "
+                    f"model files hold {', '.join(map(str, SAFETENSORS_DTYPES))}. Keep such "
+                    "state out of the module's state_dict, or persist the model with joblib."
+                )
             tensors[f"{name}.{key}"] = tensor
     tensors["mean_"] = torch.from_numpy(np.asarray(estimator.mean_, dtype=np.float64))
     tensors["scale_"] = torch.from_numpy(np.asarray(estimator.scale_, dtype=np.float64))
@@ -165,7 +171,10 @@ def _describe_optimizer(prefix, optimizer_state, tensors):
 
 
 def _encode_param(name, value):
-    """JSON for a constructor parameter, keeping tuples and RandomState instances."""
+    """JSON for a constructor parameter, keeping tuples and RandomState instances
+    (and describing the user's networks, which ``load`` is given again)."""
+    if name in _custom.PARTS and value is not None:
+        return {"__network__": _custom.describe(value)}
     if isinstance(value, np.random.RandomState):
         kind, keys, position, has_gauss, cached = value.get_state()
         return {"__random_state__": [kind, keys.tolist(), int(position), int(has_gauss), cached]}
@@ -207,25 +216,27 @@ def _plain(value):
 # costs at most its own size to refuse, whatever it claims.
 
 
-def load(cls, path):
-    """Read a model written by ``save``; see ``ACAITransformer.load``."""
+def load(cls, path, own=(None, None, None)):
+    """Read a model written by ``save``; see ``ACAITransformer.load``. ``own``: the
+    encoder, decoder and critic parameters given to ``load`` (the user's networks)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No skacai model file at {str(path)!r}.")
     where = f"{str(path)!r}"
-    description, tensors, spec = read(cls, path)
-    return _rebuild(cls, description, tensors, spec, where)
+    description, tensors, spec, modules = read(cls, path, own)
+    return _rebuild(cls, description, tensors, spec, where, own, modules)
 
 
-def read(cls, path):
-    """A checked model file's description, tensors and ``NetworkSpec`` (None unfitted)."""
+def read(cls, path, own=(None, None, None)):
+    """A checked model file's description, tensors, ``NetworkSpec`` (None unfitted) and
+    the user's networks ``own`` built for it (None for skacai's own, or unfitted)."""
     where = f"{str(path)!r}"
     with path.open("rb") as file:
         size = os.fstat(file.fileno()).st_size
         header = _model_file.read_header(file, size, where)
         description_json, digest, table = _model_file.parse_header(header, where)
         description = _model_file.parse_description(description_json, where)
-        spec = _check_layout(cls, description, table, where)
+        spec, modules = _check_layout(cls, description, table, where, own, size)
         file.seek(0)
         data = file.read(size)
     try:
@@ -238,21 +249,24 @@ def read(cls, path):
             f"{where} is corrupted or was modified after it was saved (checksum mismatch); "
             "save the model again from its source."
         )
-    return description, tensors, spec
+    return description, tensors, spec, modules
 
 
 def _invalid(where, what):
     return ModelFileError(f"{where} has an invalid model description: {what}.")
 
 
-def _check_layout(cls, description, table, where):
+def _check_layout(cls, description, table, where, own, size):
     """Check the description against the tensor table before reading or allocating.
 
     Every tensor the model needs must be in the table with the right shape and
     dtype, and no other tensor may be there. Counts that set how much would be
     built (layers, scales) are bounded by the number of tensors first, so that
     even building the networks' shapes costs no more than the file's size.
-    Returns the checked ``NetworkSpec`` (None for an unfitted model).
+    The user's networks ``own`` must be those the file was saved with; they
+    are built (for the file's shapes, bounded by its size) to know their
+    tensors. Returns the checked ``NetworkSpec`` (None for an unfitted model)
+    and the user's networks (None for skacai's own parts).
     """
     if description.get("class") != cls.__name__:
         raise ModelFileError(
@@ -261,13 +275,19 @@ def _check_layout(cls, description, table, where):
     fitted = description.get("fitted")
     if not isinstance(fitted, bool):
         raise _invalid(where, f"'fitted' is {fitted!r}, not true or false")
-    expected, spec = {}, None
+    saved = _saved_networks(description, where)
+    _custom.check_given(saved, own, where)
+    expected, spec, modules = {}, None, (None, None, None)
     if fitted:
         state = description.get("state")
         if not isinstance(state, dict):
             raise _invalid(where, "a fitted model without its fitted state")
         spec = _network_spec(state.get("network_spec"), table, where)
-        expected = _expected_tensors(spec, state, where)
+        if spec.custom != saved:
+            raise _invalid(where, "its networks are not those its parameters describe")
+        modules = _custom.build_for_file(spec, own, size, where)
+        _check_own_tensors(modules, table, where)
+        expected = _expected_tensors(spec, state, where, modules)
     missing = sorted(set(expected) - set(table))
     extra = sorted(set(table) - set(expected))
     if missing or extra:
@@ -286,7 +306,49 @@ def _check_layout(cls, description, table, where):
                 f"tensor {name!r} is {dtype} of shape {list(found)}, but the description "
                 f"needs {' or '.join(sorted(dtypes))} of {needed}",
             )
-    return spec
+    return spec, modules
+
+
+def _check_own_tensors(modules, table, where):
+    """ValueError where the user's networks given to ``load`` hold other tensors than
+    the file has for them (e.g. their class changed since the model was saved)."""
+    for part, name, module in zip(_custom.PARTS, NETWORK_ATTRIBUTES, modules, strict=True):
+        if module is None:
+            continue
+        built = {key: tuple(t.shape) for key, t in module.state_dict().items()}
+        stored = {k[len(name) + 1 :]: v[1] for k, v in table.items() if k.startswith(f"{name}.")}
+        differ = sorted(
+            key for key in built.keys() | stored.keys() if built.get(key) != stored.get(key)
+        )
+        if differ:
+            shown = "; ".join(
+                f"{key}: {_shape_text(built.get(key))} built, {_shape_text(stored.get(key))} "
+                "in the file"
+                for key in differ[:3]
+            )
+            raise ValueError(
+                f"The {part} given to load() builds other tensors than the model in {where} "
+                f"holds for it ({shown}{'; ...' if len(differ) > 3 else ''}); pass the "
+                f"{part} the model was saved with, unchanged."
+            )
+
+
+def _shape_text(shape):
+    return "none" if shape is None else str(list(shape))
+
+
+def _saved_networks(description, where):
+    """The descriptions of the user's networks in the file's parameters (None: skacai's)."""
+    params = description.get("params")
+    params = params if isinstance(params, dict) else {}
+    saved = []
+    for part in _custom.PARTS:
+        value = params.get(part)
+        value = value.get("__network__", value) if isinstance(value, dict) else value
+        if value is not None and not _custom.is_description(value):
+            raise _invalid(where, f"its {part} parameter is not a network description")
+        saved.append(value)
+    return tuple(saved)
 
 
 def _some(names, limit=3):
@@ -305,7 +367,11 @@ def _network_spec(saved, table, where):
     spec = dict(saved)
     if spec.get("architecture") not in ("mlp", "conv"):
         raise _invalid(where, f"unknown architecture {spec.get('architecture')!r}")
-    n_tensors = sum(name.startswith("encoder_.") for name in table)
+    spec["custom"] = _custom_field(spec.get("custom", [None, None, None]), where)
+    own_parts = tuple(
+        f"{name}." for name, d in zip(NETWORK_ATTRIBUTES, spec["custom"], strict=True) if not d
+    )
+    n_tensors = sum(name.startswith(own_parts) for name in table) if own_parts else 2**63
     for name in _SPEC_INTS:
         value = spec.get(name, NetworkSpec.__dataclass_fields__[name].default)
         low = 0 if name == "n_scales" else 1
@@ -325,24 +391,9 @@ def _network_spec(saved, table, where):
         raise _invalid(
             where,
             f"its network has {depth} {layers} but the file holds only {n_tensors} "
-            "encoder tensors",
+            "tensors of its networks",
         )
-    shape = spec.get("image_shape")
-    if shape is not None:
-        if (
-            not isinstance(shape, list | tuple)
-            or len(shape) != 3
-            or not all(is_int(n) and 1 <= n <= 2**31 for n in shape)
-            or math.prod(shape) != spec["n_features"]
-        ):
-            raise _invalid(
-                where,
-                f"image shape {shape!r} is not 3 positive ints whose product is the "
-                f"{spec['n_features']} features",
-            )
-        spec["image_shape"] = tuple(shape)
-    elif spec["architecture"] == "conv":
-        raise _invalid(where, "a conv network without its image shape")
+    spec["image_shape"] = _image_shape_field(spec, where)
     for name in ("pad_center", "loss_on_padding"):
         if not isinstance(spec.get(name, False), bool):
             raise _invalid(where, f"network {name} is not true or false")
@@ -359,16 +410,62 @@ def _network_spec(saved, table, where):
         raise _invalid(where, str(error)) from None
 
 
-def _expected_tensors(spec, state, where):
-    """name -> (allowed dtypes or None, shape) of every tensor a fitted model needs."""
+def _image_shape_field(spec, where):
+    """The spec's image shape, checked against its features and architecture."""
+    shape = spec.get("image_shape")
+    if shape is None:
+        if spec["architecture"] == "conv":
+            raise _invalid(where, "a conv network without its image shape")
+        return None
+    if (
+        not isinstance(shape, list | tuple)
+        or len(shape) != 3
+        or not all(is_int(n) and 1 <= n <= 2**31 for n in shape)
+        or math.prod(shape) != spec["n_features"]
+    ):
+        raise _invalid(
+            where,
+            f"image shape {shape!r} is not 3 positive ints whose product is the "
+            f"{spec['n_features']} features",
+        )
+    return tuple(shape)
+
+
+def _custom_field(custom, where):
+    """The spec's descriptions of the user's networks, checked."""
+    if not (
+        isinstance(custom, list)
+        and len(custom) == 3
+        and all(d is None or _custom.is_description(d) for d in custom)
+    ):
+        raise _invalid(where, "the description of the user's networks is malformed")
+    return tuple(custom)
+
+
+# The tensor dtypes a model file holds, by their safetensors names.
+SAFETENSORS_DTYPES = {
+    torch.float32: "F32",
+    torch.float64: "F64",
+    torch.bfloat16: "BF16",
+    torch.float16: "F16",
+    torch.uint8: "U8",
+    torch.int64: "I64",
+}
+
+
+def _expected_tensors(spec, state, where, modules):
+    """name -> (allowed dtypes or None, shape) of every tensor a fitted model needs
+    (``modules``: the user's networks, None for skacai's own)."""
     try:
         networks = meta_networks(spec)
     except (ValueError, RuntimeError) as error:
         raise _invalid(where, f"its networks cannot be built ({error})") from None
+    networks = tuple(m if n is None else n for n, m in zip(networks, modules, strict=True))
     expected = {}
     for name, module in zip(NETWORK_ATTRIBUTES, networks, strict=True):
         for key, tensor in module.state_dict().items():
-            expected[f"{name}.{key}"] = ({"F32"}, tuple(tensor.shape))
+            dtype = SAFETENSORS_DTYPES.get(tensor.dtype, str(tensor.dtype))
+            expected[f"{name}.{key}"] = ({dtype}, tuple(tensor.shape))
     for name in ("mean_", "scale_"):
         expected[name] = ({"F64"}, (spec.n_features,))
     generator_device = state.get("generator_device")
@@ -439,7 +536,7 @@ def _optimizer_tensors(index, saved, parameters, where):
     return expected
 
 
-def _rebuild(cls, description, tensors, spec, where):
+def _rebuild(cls, description, tensors, spec, where, own, modules):
     warn_version_mismatch(
         f"The model in {where}", _versions(description.get("versions")), stacklevel=3
     )
@@ -448,12 +545,13 @@ def _rebuild(cls, description, tensors, spec, where):
         if not isinstance(params, dict):
             raise TypeError("the parameters are not a JSON object")
         params = {name: _decode_param(value) for name, value in params.items()}
+        params.update({part: value for part, value in zip(_custom.PARTS, own, strict=True)})
         estimator = cls(**params)
         estimator._validate_params()
         if "output_config" in description:
             estimator.set_output(**description["output_config"])
         if description["fitted"]:
-            _restore_fitted_state(estimator, description["state"], tensors, spec, where)
+            _restore_fitted_state(estimator, description["state"], tensors, spec, where, modules)
     except ModelFileError:
         raise
     except (
@@ -555,7 +653,7 @@ def _check_fitted_state(state, spec, where):
         raise _invalid(where, f"feature_names_in_ is not {spec.n_features} strings")
 
 
-def _restore_fitted_state(estimator, state, tensors, spec, where):
+def _restore_fitted_state(estimator, state, tensors, spec, where, modules):
     _check_fitted_state(state, spec, where)
     mean, scale = tensors["mean_"].numpy(), tensors["scale_"].numpy()
     if not (np.isfinite(mean).all() and np.isfinite(scale).all() and (scale >= 0).all()):
@@ -569,6 +667,7 @@ def _restore_fitted_state(estimator, state, tensors, spec, where):
     # Uninitialised: the saved weights overwrite every parameter and buffer (their
     # names and shapes were checked against the description before reading).
     networks = build_networks(spec, None, "cpu")
+    networks = [m if n is None else n for n, m in zip(networks, modules, strict=True)]
     for name, module in zip(NETWORK_ATTRIBUTES, networks, strict=True):
         prefix = f"{name}."
         weights = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}

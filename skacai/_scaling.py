@@ -5,11 +5,34 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from scipy import sparse
 
 # scaling="auto" scales all features by one number when the median feature's range
 # is at least this share of the data's overall range (1.0 for MNIST's and the
 # digits' pixels; 0.002 for wine, 0.0001 for breast cancer, 0.38 for iris).
 SHARED_RANGE = 0.5
+# The scalings that subtract an offset: they would turn sparse X into a dense array.
+CENTRING = ("global", "feature", "minmax")
+
+
+def refuse_centring(scaling, fitted=None):
+    """ValueError for training on sparse X with a scaling that centres it: ``scaling``
+    in a first fit; when continuing one, ``fitted`` (``(mean_, padded)``): a fitted
+    ``mean_`` other than zero, or the paper's padding of conv networks (``padded``)."""
+    if fitted is None and scaling not in CENTRING:
+        return
+    if fitted is None:
+        what = f"scaling={scaling!r}"
+    elif np.any(fitted[0] != 0) or fitted[1]:
+        what = "The scaling fixed by this model's first fit (its mean_ is not zero)"
+    else:
+        return
+    raise ValueError(
+        f"{what} centres X (subtracts an offset from every value), which would turn "
+        "sparse X into a dense array. Train on sparse X with scaling=None (what "
+        "scaling='auto' picks for sparse X), and scale it beforehand where needed with "
+        "a scaler that keeps its zeros, such as sklearn.preprocessing.MaxAbsScaler."
+    )
 
 
 def resolve(scaling, X, images):
@@ -18,10 +41,13 @@ def resolve(scaling, X, images):
     ``"global"`` for images and for features that share one range, as pixels
     do: the median feature's range (max - min, over the features that vary) is
     at least half of X's overall range. ``"feature"`` otherwise: columns on
-    unrelated scales. Never ``"minmax"`` or None.
+    unrelated scales. None for sparse X, which centring would make dense.
+    Never ``"minmax"``.
     """
     if scaling != "auto":
         return scaling
+    if sparse.issparse(X):
+        return None
     if images:
         return "global"
     return "global" if shared_range(X) >= SHARED_RANGE else "feature"
@@ -140,15 +166,35 @@ def to_float32(X, mean, scale, scaling):
     with np.errstate(over="ignore", invalid="ignore"):
         scaled = ((X - mean) / divisor(scale)).astype(np.float32)
     if not np.isfinite(scaled).all():
-        if scaling is None:
-            hint = "rescale X (e.g. divide it by a constant) or use scaling='global'"
-        else:
-            hint = (
-                "X is on a vastly larger scale than the data that fixed mean_ and "
-                "scale_ (the first fit or partial_fit); rescale X or fit anew"
-            )
-        raise ValueError(
-            f"X has values beyond float32's range (about 3.4e38) after scaling "
-            f"(scaling={scaling!r}), and training runs in float32: {hint}."
-        )
+        raise _overflow(scaling)
     return scaled
+
+
+def check_sparse_float32(X, mean, scale, scaling):
+    """ValueError where the CSR matrix X scaled overflows float32, as :func:`to_float32`
+    raises, without a dense copy: its stored values, and the scaled zero of the
+    columns that hold implicit zeros."""
+    columns = X.indices
+    with np.errstate(over="ignore", invalid="ignore"):
+        stored = ((X.data - mean[columns]) / divisor(scale)[columns]).astype(np.float32)
+        zeros = ((0.0 - mean) / divisor(scale)).astype(np.float32)
+    implicit = np.bincount(columns, minlength=X.shape[1]) < X.shape[0]
+    if not (np.isfinite(stored).all() and np.isfinite(zeros[implicit]).all()):
+        raise _overflow(scaling, sparse_input=True)
+
+
+def _overflow(scaling, sparse_input=False):
+    """The ValueError for X beyond float32's range once scaled."""
+    if scaling is None and sparse_input:
+        hint = "rescale X (e.g. with sklearn.preprocessing.MaxAbsScaler, which keeps it sparse)"
+    elif scaling is None:
+        hint = "rescale X (e.g. divide it by a constant) or use scaling='global'"
+    else:
+        hint = (
+            "X is on a vastly larger scale than the data that fixed mean_ and "
+            "scale_ (the first fit or partial_fit); rescale X or fit anew"
+        )
+    return ValueError(
+        f"X has values beyond float32's range (about 3.4e38) after scaling "
+        f"(scaling={scaling!r}), and training runs in float32: {hint}."
+    )

@@ -21,6 +21,7 @@ import torch
 from skacai import _mlp_step
 from skacai._mlp_step import Workspace
 from skacai._networks import Networks, dropout_during
+from skacai._scaling import check_sparse_float32, to_float32
 
 TERM_NAMES = ("reconstruction", "adversarial", "critic", "critic_regularization")
 
@@ -152,10 +153,48 @@ def train_step(
     return LossTerms(*(term.detach() for term in losses.terms))
 
 
+class SparseRows:
+    """Sparse training data that :func:`train_epoch` reads like the tensor of its rows:
+    a scipy CSR matrix on the CPU, densified, scaled and moved to ``device`` one
+    batch of rows at a time, never whole.
+
+    Each batch is :func:`~skacai._scaling.to_float32` of its dense rows (padded
+    into images by ``geometry``, a conv encoder's, if given), so it holds exactly
+    the values that the same rows of the dense tensor of X would: training on it
+    gives the model that the dense X gives. Values that overflow float32 once
+    scaled are refused up front, as :func:`~skacai._scaling.to_float32` refuses them.
+    """
+
+    dtype = torch.float32
+
+    def __init__(self, X, mean, scale, scaling, device, geometry=None):
+        check_sparse_float32(X, mean, scale, scaling)
+        self.X, self.mean, self.scale, self.scaling = X, mean, scale, scaling
+        self.shape = X.shape
+        self.device = torch.device(device)
+        self.geometry = geometry
+
+    def rows(self, index):
+        """The rows ``index`` (a slice or an array of row numbers) as a dense tensor."""
+        dense = to_float32(self.X[index].toarray(), self.mean, self.scale, self.scaling)
+        tensor = torch.from_numpy(dense).to(self.device)
+        if self.geometry is not None:
+            tensor = self.geometry.pad(tensor).flatten(start_dim=1)
+        return tensor
+
+    def batches(self, order, batch_size):
+        """The batches of ``batch_size`` rows: in ``order`` (a tensor), or as stored (None)."""
+        if order is not None:
+            order = order.cpu().numpy()  # one transfer an epoch
+        for start in range(0, self.shape[0], batch_size):
+            stop = start + batch_size
+            yield self.rows(slice(start, stop) if order is None else order[start:stop])
+
+
 def train_epoch(
     networks: Networks,
     optimizers: Optimizers,
-    X: torch.Tensor,
+    X: torch.Tensor | SparseRows,
     *,
     batch_size: int,
     shuffle: bool,
@@ -170,6 +209,9 @@ def train_epoch(
     weights: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """One pass over ``X``; returns each loss term averaged over the samples.
+
+    ``X``: the scaled training rows, a float32 tensor, or :class:`SparseRows`
+    that densify one batch at a time.
 
     ``weights`` (one positive weight per row, on ``generator``'s device, or
     None): the epoch's ``n`` rows are drawn with replacement with probabilities
@@ -326,7 +368,11 @@ def _order(n, shuffle, weights, generator):
 
 def _batches(X, order, batch_size, workspace):
     """The epoch's batches: slices of ``X``, or its rows in ``order`` (into a buffer of
-    ``workspace`` when given, reused from batch to batch)."""
+    ``workspace`` when given, reused from batch to batch); :class:`SparseRows`
+    densify each batch instead."""
+    if isinstance(X, SparseRows):
+        yield from X.batches(order, batch_size)
+        return
     for start in range(0, X.shape[0], batch_size):
         if order is None:
             yield X[start : start + batch_size]

@@ -20,6 +20,21 @@ FLOAT_DTYPES = (np.float64, np.float32)
 _FINITE_CHUNK = 4096
 
 
+def csr_rows(X):
+    """X (any scipy sparse matrix or array) as CSR with sorted, unique indices, whose rows
+    the inference and training batches read without scanning the whole matrix.
+
+    CSR input in that form is returned as it is (never modified); CSC and other
+    formats are converted, and CSR with duplicate or unsorted indices copied: one
+    copy of the stored values, never a dense array.
+    """
+    X = X.tocsr()
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    return X
+
+
 def is_int(value):
     """An int or NumPy integer, not a bool (Python counts True as 1)."""
     return isinstance(value, Integral) and not isinstance(value, (bool, np.bool_))

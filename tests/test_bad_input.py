@@ -14,6 +14,7 @@ import torch
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils.validation import check_is_fitted
+from torch import nn
 
 from skacai import ACAITransformer, _fit_loop, _rollback
 
@@ -112,6 +113,7 @@ NO_COLS = r"Found array with 0 feature\(s\)"
 STRING = "could not convert string to float"
 COMPLEX = "Complex data not supported"
 SPARSE = r"Sparse data was passed for X, but dense data is required. Use '.toarray\(\)'"
+CENTRES = r"centres X .* sparse X into a dense array\. Train on sparse X with scaling=None"
 WIDTH = r"inverse_transform expects codes with 3 columns \(n_components of the fitted model\)"
 STRINGS = np.full((4, N_FEATURES), "a")
 
@@ -245,15 +247,26 @@ CASES = [
         COMPLEX,
     ),
     ("interpolate-complex", lambda m, X: m.interpolate(X[:2] + 1j, X[:2]), ValueError, COMPLEX),
-    # scipy sparse matrices
-    ("fit-sparse", lambda m, X: m.fit(scipy.sparse.csr_matrix(X)), TypeError, SPARSE),
+    # scipy sparse matrices (accepted, tests/test_sparse.py), but not with a centring
+    # scaling in training, nor as codes
     (
-        "partial_fit-sparse",
-        lambda m, X: m.partial_fit(scipy.sparse.csc_array(X)),
-        TypeError,
-        SPARSE,
+        "fit-sparse-centred",
+        lambda m, X: m.set_params(scaling="feature").fit(scipy.sparse.csr_matrix(X)),
+        ValueError,
+        CENTRES,
     ),
-    ("transform-sparse", lambda m, X: m.transform(scipy.sparse.coo_matrix(X)), TypeError, SPARSE),
+    (
+        "partial_fit-sparse-centred",  # the model's mean_ (scaling="auto" on dense X)
+        lambda m, X: m.partial_fit(scipy.sparse.csc_array(X)),
+        ValueError,
+        "this model's first fit .*" + CENTRES,
+    ),
+    (
+        "transform-sparse-nan",
+        lambda m, X: m.transform(scipy.sparse.coo_matrix(with_value(X, 3, 3, np.nan))),
+        ValueError,
+        NAN,
+    ),
     (
         "inverse_transform-sparse",
         lambda m, X: m.inverse_transform(scipy.sparse.csr_matrix(codes(2))),
@@ -261,12 +274,17 @@ CASES = [
         SPARSE,
     ),
     (
-        "interpolate-sparse",
-        lambda m, X: m.interpolate(scipy.sparse.csr_matrix(X[:2]), X[:2]),
-        TypeError,
-        SPARSE,
+        "interpolate-sparse-features",
+        lambda m, X: m.interpolate(scipy.sparse.csr_matrix(X[:2, :9]), X[:2, :9]),
+        ValueError,
+        FEATURES,
     ),
-    ("score-sparse", lambda m, X: m.score(scipy.sparse.csr_matrix(X)), TypeError, SPARSE),
+    (
+        "score-sparse-inf",
+        lambda m, X: m.score(scipy.sparse.csr_matrix(with_value(X, 0, 0, np.inf))),
+        ValueError,
+        INF,
+    ),
     # image_shape inconsistent with the number of features
     (
         "image_shape-mlp",
@@ -443,6 +461,9 @@ INVALID_PARAMS = {
     "image_shape": [(0, 5), (2, 5.0), (1, 2, 5, 1), 5],
     "conv_width": [0],
     "n_scales": [-1],
+    "encoder": ["Encoder", 3],
+    "decoder": [(1, 2)],
+    "critic": [nn.Linear],  # builds Linear(): a TypeError, named and wrapped
     "scaling": ["standard"],
     "max_iter": [0],
     "batch_size": [0, np.int64(0)],
@@ -467,6 +488,7 @@ OUR_MESSAGES = {  # the values our code rejects after scikit-learn's parameter v
     ("image_shape", (2, 5.0)): SHAPE,
     ("image_shape", (1, 2, 5, 1)): SHAPE,
     ("device", "gpu0"): "device='gpu0' is not a torch device",
+    ("critic", nn.Linear): r"critic=<class 'torch.nn.modules.linear.Linear'> failed to build",
 }
 PARAM_CASES = [(name, value) for name, values in INVALID_PARAMS.items() for value in values]
 
@@ -571,7 +593,7 @@ def test_unfitted_model_raises_not_fitted_error(X, method):
 
 FIT_FAILURES = [
     ("nan", lambda X: with_value(X, 0, 0, np.nan), {}, NAN),
-    ("sparse", scipy.sparse.csr_matrix, {}, SPARSE),
+    ("sparse-centred", scipy.sparse.csr_matrix, {"scaling": "global"}, CENTRES),
     ("1d", lambda X: X[0], {}, NOT_2D),
     ("strings", lambda X: STRINGS, {}, STRING),
     ("image_shape", lambda X: X, {"image_shape": (3, 3)}, "describes 9 values"),

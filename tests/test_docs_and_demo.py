@@ -77,6 +77,7 @@ def test_demo_compares_four_representations_and_the_readme_shows_what_it_prints(
     assert without_times(shown) == without_times(lines)
 
 
+@pytest.mark.slow  # 20 s: CI runs it with the README demo (make check-readme)
 def test_demo_command_line_saves_a_picture(tmp_path):
     pytest.importorskip("matplotlib")
     png = tmp_path / "interpolation.png"

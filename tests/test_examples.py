@@ -16,9 +16,16 @@ import pytest
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 EXAMPLES = sorted(EXAMPLES_DIR.glob("*.py"))
-# The two longest (30-45 s each on the 2-core machine) run as slow tests, which CI runs
-# on their own (make check-smoke); the Sphinx build runs them too.
-SLOW_EXAMPLES = {"classifier_features.py", "interpolation_pictures.py"}
+# The five longest (20-45 s each on the 2-core machine) run as slow tests, which CI
+# runs on their own (make check-smoke), keeping the default suite under 10 minutes;
+# the Sphinx build runs them too.
+SLOW_EXAMPLES = {
+    "classifier_features.py",
+    "custom_networks.py",
+    "grid_search_coefficients.py",
+    "interpolation_pictures.py",
+    "latent_space.py",
+}
 RUNS = [
     pytest.param(path, marks=pytest.mark.slow) if path.name in SLOW_EXAMPLES else path
     for path in EXAMPLES

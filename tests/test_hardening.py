@@ -61,7 +61,9 @@ def test_a_description_claiming_more_layers_than_the_file_holds_builds_nothing(
     monkeypatch.setattr(_persistence, "meta_networks", never)
     monkeypatch.setattr(_persistence, "build_networks", never)
     monkeypatch.setattr(_persistence, "_load_tensors", never)
-    with pytest.raises(ModelFileError, match="30000 hidden layers but the file holds only 6"):
+    with pytest.raises(
+        ModelFileError, match="30000 hidden layers but the file holds only 18 tensors"
+    ):
         ACAITransformer.load(path)
 
 

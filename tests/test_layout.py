@@ -22,7 +22,10 @@ LAYERS = [
     ("foundations", {"_version", "exceptions", "_sklearn_compat", "_optional", "_memory"}),
     ("checks", {"_validation", "_progress"}),
     ("data, networks and the file format", {"_scaling", "_networks", "datasets", "_model_file"}),
-    ("metrics, devices and state", {"metrics", "_device", "_rollback", "_mlp_step"}),
+    (
+        "metrics, devices, state and your networks",
+        {"metrics", "_device", "_rollback", "_mlp_step", "_custom"},
+    ),
     ("computation", {"_training", "_inference"}),
     ("training loop", {"_fit_loop"}),
     ("model files", {"_persistence"}),

@@ -150,10 +150,12 @@ BAD_X_VAL = {
         "X_val is invalid: Input X contains NaN",
     ),
     "one-d": (lambda V: V[0], ValueError, "X_val is invalid: Expected 2D array, got 1D"),
-    "sparse": (
-        lambda V: pytest.importorskip("scipy.sparse").csr_matrix(V),
-        TypeError,
-        "dense data is required",
+    "sparse-nan": (  # sparse X_val is accepted (tests/test_sparse.py), checked as dense
+        lambda V: pytest.importorskip("scipy.sparse").csr_matrix(
+            np.where(np.arange(6) == 2, np.nan, V)
+        ),
+        ValueError,
+        "X_val is invalid: Input X contains NaN",
     ),
 }
 
@@ -367,3 +369,98 @@ def test_save_refuses_a_scoring_callable_and_keeps_none(X, tmp_path):
     loaded = ACAITransformer.load(tmp_path / "model.safetensors")
     assert loaded.scoring is None
     assert loaded.validation_scores_ == model.validation_scores_
+
+
+# ------------------------------------------------------------ sample_weight_val
+
+
+def weighted_scaled_error(model, X_val, w):
+    x = torch.from_numpy(((X_val - model.mean_) / model.scale_).astype(np.float32))
+    with torch.no_grad():
+        per_row = (model.decoder_(model.encoder_(x)) - x).square().mean(dim=1).numpy()
+    return -float(np.sum(per_row * w) / np.sum(w))
+
+
+def test_sample_weight_val_weights_the_validation_rows(X, X_val):
+    w = np.linspace(0.0, 3.0, len(X_val))  # the first row weighs nothing
+    model = ACAITransformer(**SMALL).fit(X, X_val=X_val, sample_weight_val=w)
+    assert model.best_validation_score_ == pytest.approx(
+        weighted_scaled_error(model, X_val, w), rel=1e-5
+    )
+    unweighted = ACAITransformer(**SMALL).fit(X, X_val=X_val)
+    assert model.validation_scores_ != unweighted.validation_scores_
+    # Training is the same: only what early stopping follows differs.
+    assert model.loss_curve_ == unweighted.loss_curve_
+    # Equal weights are exactly no weights; zero weights exactly leaving the rows out.
+    equal = ACAITransformer(**SMALL).fit(X, X_val=X_val, sample_weight_val=np.full(25, 2.0))
+    assert equal.validation_scores_ == unweighted.validation_scores_
+    zero = np.r_[np.zeros(5), np.ones(20)]
+    dropped = ACAITransformer(**SMALL).fit(X, X_val=X_val, sample_weight_val=zero)
+    kept = ACAITransformer(**SMALL).fit(X, X_val=X_val[5:])
+    assert dropped.validation_scores_ == kept.validation_scores_
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"sample_weight_val": np.ones(25)}, "sample_weight_val is given without X_val"),
+        (
+            {"sample_weight_val": np.ones(24), "X_val": "X_val"},
+            r"sample_weight_val is invalid .*per row of X_val \(25 rows\)",
+        ),
+        (
+            {"sample_weight_val": -np.ones(25), "X_val": "X_val"},
+            "sample_weight_val is invalid",
+        ),
+        (
+            {"sample_weight_val": np.full(25, np.nan), "X_val": "X_val"},
+            "sample_weight_val is invalid",
+        ),
+        (
+            {"sample_weight_val": np.ones(25), "X_val": "X_val", "scoring": negative_error},
+            r"sample_weight_val weights the default score .* but scoring=",
+        ),
+    ],
+)
+def test_bad_sample_weight_val_raises_and_leaves_the_model_unchanged(X, X_val, kwargs, message):
+    model = ACAITransformer(**SMALL).fit(X)
+    saved = copy.deepcopy(model)
+    kwargs = dict(kwargs)
+    if kwargs.pop("X_val", None):
+        kwargs["X_val"] = X_val
+    if "scoring" in kwargs:
+        model.set_params(scoring=kwargs.pop("scoring"))
+    with pytest.raises(ValueError, match=message):
+        model.fit(X, **kwargs)
+    model.set_params(scoring=None)
+    assert_unchanged(model, saved)
+
+
+def test_a_pipeline_routes_sample_weight_val(X, X_val):
+    with sklearn.config_context(enable_metadata_routing=True):
+        acai = ACAITransformer(**SMALL).set_fit_request(X_val=True, sample_weight_val=True)
+        pipe = Pipeline([("scale", StandardScaler()), ("acai", acai)], transform_input=["X_val"])
+        w = np.linspace(1.0, 2.0, len(X_val))
+        pipe.fit(X, X_val=X_val, sample_weight_val=w)
+    fitted = pipe.named_steps["acai"]
+    scaled = pipe.named_steps["scale"].transform(X_val)
+    assert fitted.best_validation_score_ == pytest.approx(
+        weighted_scaled_error(fitted, scaled, w), rel=1e-5
+    )
+
+
+# ------------------------------------------------------------ Ctrl-C in scoring
+
+
+def test_ctrl_c_while_scoring_keeps_the_completed_epochs(X, X_val):
+    def interrupted(estimator, V):
+        if estimator.n_iter_ == 3:
+            raise KeyboardInterrupt
+        return -float(estimator.n_iter_)  # the first epoch scores best
+
+    model = ACAITransformer(**{**SMALL, "max_iter": 6}, scoring=interrupted)
+    with pytest.warns(UserWarning, match="interrupted"):
+        model.fit(X, X_val=X_val)
+    assert model.n_iter_ == 3 and model.validation_scores_ == [-1.0, -2.0]
+    assert model.best_validation_score_ == -1.0
+    assert np.isfinite(model.transform(X)).all()

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from skacai._cli._common import describe_error, quote
+from skacai._cli._common import CommandError, describe_error, quote
+from skacai._custom import NetworksNeeded
 from skacai._estimator import ACAITransformer
 from skacai._memory import available_bytes, format_bytes
 from skacai._validation import all_finite
@@ -393,5 +394,12 @@ def load_data_arg(args, n_columns=None):
 
 
 def load_model(path):
-    """``ACAITransformer.load`` with a clear message for folders and missing files."""
-    return ACAITransformer.load(check_input_file(path, "model file"))
+    """``ACAITransformer.load`` with a clear message for folders and missing files, and
+    for models with networks of the user's (which only Python code can build)."""
+    try:
+        return ACAITransformer.load(check_input_file(path, "model file"))
+    except NetworksNeeded as error:
+        raise CommandError(
+            f"{error} The command line cannot build networks of your own: load the "
+            "model in Python."
+        ) from None
