@@ -220,7 +220,8 @@ def describe(value):
 
 
 def text(description):
-    """A description as a reader sees it: ``pkg.Encoder(width=32)``, ``a pkg.Encoder``."""
+    """A description as a reader sees it: ``pkg.Encoder(width=32)``, or ``an instance
+    of pkg.Encoder``."""
     if "instance" in description:
         return f"an instance of {description['instance']}"
     arguments = ", ".join(f"{k}={v!r}" for k, v in description["kwargs"].items())
@@ -240,8 +241,8 @@ def build(part, value, shapes, seed):
         module = copy.deepcopy(value)
     else:
         factory = value if isinstance(value, Network) else Network(value)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with torch.random.fork_rng(devices=[]):  # the CPU generator, restored after
+            torch.random.default_generator.manual_seed(seed)
             try:
                 module = factory(**shapes)
             except Exception as error:
@@ -268,10 +269,10 @@ def _shapes_text(shapes):
 def check_outputs(networks, x, n_components, customized):
     """Run the networks on the first rows ``x`` (scaled) and check what they return.
 
-    The encoder must give ``(rows, n_components)`` codes, the decoder
-    ``(rows, n_features)`` data from them and the critic a finite number of
-    values per row that it averages (one or more). ``customized`` names the
-    parts that are the user's, for the messages.
+    Each must return a floating-point tensor: the encoder ``(rows,
+    n_components)`` codes, the decoder ``(rows, n_features)`` data from them
+    and the critic one or more values per row, which it averages.
+    ``customized`` names the parts that are the user's, for the messages.
     """
     x = x[:_CHECK_ROWS]
     rows, n_features = x.shape

@@ -756,7 +756,8 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ``"global"`` for images (``image_shape`` given) and for features that share
         one range, as pixels do: the median feature's range (max - min, over the
         features that vary) is at least half of X's overall range. ``"feature"``
-        otherwise: columns on unrelated scales. Never ``"minmax"`` or None.
+        otherwise: columns on unrelated scales. None for sparse X (centring would
+        make it dense); never ``"minmax"``.
         """
         return _scaling.resolve(self.scaling, X, images=self.image_shape is not None)
 

@@ -236,8 +236,9 @@ def _training_mode(networks, settings, device):
 def warn_about(outcome, *, n_iter, learning_rate_init, max_iter, n_epochs, stacklevel):
     """Warn about how training ended (``run_epochs``'s outcome) after ``n_iter`` epochs.
 
-    ``stacklevel`` counts from this function's caller's caller, so that the
-    warning points at the user's call of ``fit`` / ``partial_fit``.
+    ``stacklevel`` is ``warnings.warn``'s, counted from this function (1 is
+    this function): the caller passes the one that points at the user's call
+    of ``fit`` / ``partial_fit``.
     """
     kept = f"epoch {n_iter}" if n_iter else "initialisation"
     if outcome == "interrupted":

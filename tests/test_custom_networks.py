@@ -540,3 +540,12 @@ def test_the_command_line_says_it_cannot_build_your_networks(digits, tmp_path, c
     err = capsys.readouterr().err
     assert "was saved with your own encoder" in err
     assert "The command line cannot build networks of your own: load the model in Python" in err
+
+
+def test_your_networks_train_on_sparse_input_as_on_dense(digits):
+    import scipy.sparse
+
+    X, _ = digits
+    dense = custom(scaling=None).fit(X)
+    sparse = custom(scaling=None).fit(scipy.sparse.csr_matrix(X))
+    np.testing.assert_array_equal(sparse.transform(scipy.sparse.csr_matrix(X)), dense.transform(X))
