@@ -1030,7 +1030,8 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.best_validation_score_ = monitor.best_validation_score if monitored else None
 
     def _train(self, X, score, n_epochs, device, *, stop_early, weights=None):
-        """Train up to ``n_epochs``; return how it ended, for :meth:`_warn_about`.
+        """Train up to ``n_epochs``; return how it ended and the epoch whose weights
+        the model keeps, for :meth:`_warn_about`.
 
         ``score``: the validation score that early stopping follows (see
         :meth:`_validation_score`; None: the training loss).
@@ -1073,17 +1074,23 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self._generator_state = (str(device), generator.get_state())
         if stop_early:
             self._keep_progress(monitor)
-        return outcome
+        kept = self.n_iter_  # the last epoch's weights, or the best validated epoch's
+        if monitor is not None and monitor.best_epoch is not None:
+            kept += monitor.best_epoch - monitor.epochs
+        return outcome, kept
 
-    def _warn_about(self, outcome, n_epochs=None):
-        """Warn the caller of fit / partial_fit about how training ended.
+    def _warn_about(self, ending, n_epochs=None):
+        """Warn the caller of fit / partial_fit about how training ended (``_train``'s
+        ``(outcome, kept epoch)``).
 
         Called after the training's rollback context, so that a warning turned
         into an error does not undo the completed epochs.
         """
+        outcome, kept = ending
         _fit_loop.warn_about(
             outcome,
             n_iter=self.n_iter_,
+            kept=kept,
             learning_rate_init=self.learning_rate_init,
             max_iter=self.max_iter,
             n_epochs=n_epochs,

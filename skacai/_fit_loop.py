@@ -84,10 +84,13 @@ class EarlyStopping:
         self.validation_scores = [] if validating else None
         self.best_validation_score = -np.inf if validating else None
         self.best_state = None
+        self.epochs = 0  # seen by converged, the one being scored included
+        self.best_epoch = None  # of this fit's epochs (1 is the first), where validating
         self._no_improvement = 0
 
     def converged(self, networks, terms):
         """Record one epoch's losses ``terms``; whether training has converged."""
+        self.epochs += 1
         if self.score is None:
             score, best = -terms["reconstruction"], -self.best_loss
         else:
@@ -101,6 +104,7 @@ class EarlyStopping:
         elif score > best:
             self.best_validation_score = score
             self.best_state = module_states(networks)
+            self.best_epoch = self.epochs
         return self._no_improvement >= self.patience
 
 
@@ -161,8 +165,8 @@ def run_epochs(
     training ended.
 
     ``"interrupted"`` (Ctrl-C) and ``"diverged"`` (non-finite losses or weights)
-    roll the epoch back (a Ctrl-C while the monitor scores a completed epoch
-    keeps that epoch); ``"max_iter"`` when ``monitor`` (an
+    roll the epoch back; ``"interrupted while scoring"``: a Ctrl-C while the
+    monitor scored a completed epoch, which is kept; ``"max_iter"`` when ``monitor`` (an
     :class:`EarlyStopping`, or None for no convergence check) never saw
     convergence; None otherwise. ``record(terms)`` is called after each
     completed epoch. With a validation set the best epoch's weights are kept.
@@ -208,7 +212,7 @@ def run_epochs(
             try:
                 converged = monitor is not None and monitor.converged(networks, terms)
             except KeyboardInterrupt:  # while scoring: the epoch itself is complete
-                ending = "interrupted"
+                ending = "interrupted while scoring"
                 break
             if converged:
                 ending = None
@@ -233,19 +237,25 @@ def _training_mode(networks, settings, device):
     return context
 
 
-def warn_about(outcome, *, n_iter, learning_rate_init, max_iter, n_epochs, stacklevel):
-    """Warn about how training ended (``run_epochs``'s outcome) after ``n_iter`` epochs.
+def warn_about(outcome, *, n_iter, kept, learning_rate_init, max_iter, n_epochs, stacklevel):
+    """Warn about how training ended (``run_epochs``'s outcome) after ``n_iter`` epochs,
+    the model keeping the weights of epoch ``kept`` (0: its initial weights).
 
     ``stacklevel`` is ``warnings.warn``'s, counted from this function (1 is
     this function): the caller passes the one that points at the user's call
     of ``fit`` / ``partial_fit``.
     """
-    kept = f"epoch {n_iter}" if n_iter else "initialisation"
-    if outcome == "interrupted":
+    kept = f"epoch {kept}" if kept else "initialisation"
+    if outcome in ("interrupted", "interrupted while scoring"):
+        where = (
+            f"in epoch {n_iter + 1}"
+            if outcome == "interrupted"
+            else f"while early stopping scored epoch {n_iter}"
+        )
         warnings.warn(
-            f"ACAITransformer's training was interrupted (KeyboardInterrupt) in epoch "
-            f"{n_iter + 1}; the model keeps the weights from {kept} and can be "
-            "used, saved or trained further.",
+            f"ACAITransformer's training was interrupted (KeyboardInterrupt) {where}; "
+            f"the model keeps the weights from {kept} and can be used, saved or "
+            "trained further.",
             UserWarning,
             stacklevel=stacklevel,
         )

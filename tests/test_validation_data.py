@@ -459,8 +459,25 @@ def test_ctrl_c_while_scoring_keeps_the_completed_epochs(X, X_val):
         return -float(estimator.n_iter_)  # the first epoch scores best
 
     model = ACAITransformer(**{**SMALL, "max_iter": 6}, scoring=interrupted)
-    with pytest.warns(UserWarning, match="interrupted"):
+    message = "interrupted .* while early stopping scored epoch 3; .* weights from epoch 1 "
+    with pytest.warns(UserWarning, match=message):
         model.fit(X, X_val=X_val)
     assert model.n_iter_ == 3 and model.validation_scores_ == [-1.0, -2.0]
     assert model.best_validation_score_ == -1.0
     assert np.isfinite(model.transform(X)).all()
+
+
+def test_an_interrupted_warm_start_names_the_best_epoch_it_keeps(X, X_val):
+    model = ACAITransformer(**SMALL, warm_start=True).fit(X, X_val=X_val)  # epochs 1-4
+
+    def interrupted(estimator, V):
+        if estimator.n_iter_ == 7:
+            raise KeyboardInterrupt
+        return 1.0 if estimator.n_iter_ == 6 else 0.0  # epoch 6 scores best
+
+    model.set_params(scoring=interrupted, max_iter=10)
+    with pytest.warns(
+        UserWarning, match=r"scored epoch 7; the model keeps the weights from epoch 6 "
+    ):
+        model.fit(X, X_val=X_val)
+    assert model.n_iter_ == 7 and model.best_validation_score_ == 1.0
