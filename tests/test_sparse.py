@@ -407,3 +407,30 @@ def test_pipeline_tfidf_to_kmeans():
     # Each topic falls mostly into a cluster of its own.
     purity = sum(np.bincount(labels[clusters == c]).max() for c in np.unique(clusters))
     assert purity / len(texts) > 0.8
+
+
+@pytest.mark.slow  # four fresh processes: CI runs it with the other smoke runs (make check-smoke)
+def test_the_sparse_benchmark_runs_and_records_both_modes(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "sparse_input.py"
+    output = tmp_path / "sparse.jsonl"
+    arguments = ["--rows", "2000", "--features", "500", "--threads", "1", "--output", output]
+    result = subprocess.run(
+        [sys.executable, str(script), *map(str, arguments)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [(r["method"], r["mode"]) for r in records] == [
+        ("fit", "dense"),
+        ("fit", "sparse"),
+        ("transform", "dense"),
+        ("transform", "sparse"),
+    ]
+    assert all(r["seconds"] > 0 and r["stored_mib"] < r["dense_mib"] for r in records)
+    assert "fit: sparse / dense time" in result.stdout
