@@ -1424,7 +1424,10 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         TypeError
             If a parameter holds a value the format cannot record (anything
             but numbers, strings, None, tuples, lists and ``RandomState``
-            instances), e.g. a callable.
+            instances), e.g. a ``scoring`` callable, or a network of your own
+            holds a tensor of a dtype the format does not store. Networks of
+            your own (``encoder``, ``decoder``, ``critic``) are recorded by
+            their weights and a description, and ``load`` needs them again.
 
         See Also
         --------
