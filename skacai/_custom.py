@@ -266,14 +266,16 @@ def _shapes_text(shapes):
     return ", ".join(f"{name}={value!r}" for name, value in shapes.items())
 
 
-def check_outputs(networks, x, n_components, customized):
+def check_outputs(networks, x, spec):
     """Run the networks on the first rows ``x`` (scaled) and check what they return.
 
     Each must return a floating-point tensor: the encoder ``(rows,
     n_components)`` codes, the decoder ``(rows, n_features)`` data from them
-    and the critic one or more values per row, which it averages.
-    ``customized`` names the parts that are the user's, for the messages.
+    and the critic one or more values per row, which it averages. The
+    messages say which networks are the user's (``spec.custom``).
     """
+    n_components = spec.n_components
+    customized = [part for part, own in zip(PARTS, spec.builtin, strict=True) if not own]
     x = x[:_CHECK_ROWS]
     rows, n_features = x.shape
     modes = [module.training for module in networks]

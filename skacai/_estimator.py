@@ -902,15 +902,10 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         mean, scale = _scaling.statistics(X, self._scaling(X), weights)
         # Raises ValueError for an impossible geometry, before anything is set.
         networks = self._build_networks(network_spec, X, rng, device)
-        if any(part is not None for part in network_spec.custom):
-            rows = X[:2].toarray() if hasattr(X, "toarray") else X[:2]  # sparse X
+        if not all(network_spec.builtin):
+            rows = X[:2].toarray() if sparse.issparse(X) else X[:2]
             first = _scaling.to_float32(rows, mean, scale, self.scaling)
-            _custom.check_outputs(
-                networks,
-                torch.from_numpy(first).to(device),
-                network_spec.n_components,
-                [p for p, d in zip(_custom.PARTS, network_spec.custom, strict=True) if d],
-            )
+            _custom.check_outputs(networks, torch.from_numpy(first).to(device), network_spec)
         for name, network in zip(NETWORK_ATTRIBUTES, networks, strict=True):
             setattr(self, name, network)
         self.mean_, self.scale_ = mean, scale
@@ -928,7 +923,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """The seeded networks on ``device``: skacai's own and the user's (``_custom``)."""
         init_generator = torch.Generator().manual_seed(_device.draw_seed(rng))
         own = [None, None, None]
-        if any(part is not None for part in spec.custom):
+        if not all(spec.builtin):
             seed = int(torch.randint(2**62, (), generator=init_generator))
             shapes = {
                 "n_features": spec.n_features,
