@@ -13,6 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skacai._device import captures, float32_convolutions
 from skacai._inference import INFERENCE_BATCH_SIZE, sparse_batch_rows
+from skacai._memory import steady_heap
 from skacai._networks import cropping, uncropped
 from skacai._rollback import load_states, module_states, restore, snapshot, weights_finite
 from skacai._training import (
@@ -225,8 +226,9 @@ def run_epochs(
 def _training_mode(networks, settings, device):
     """A context with the networks in training mode (evaluation mode after it), the
     decoder uncropped for ``settings.padded``, and float32 convolutions on CUDA for
-    ``precision="float32"``."""
+    ``precision="float32"``; on the CPU the C heap kept steady (:func:`steady_heap`)."""
     context = ExitStack()
+    context.enter_context(steady_heap(device))
     for module in networks:
         module.train()
     context.callback(lambda: [module.eval() for module in networks])
