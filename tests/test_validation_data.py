@@ -220,15 +220,19 @@ def test_scoring_is_called_each_epoch_and_the_best_epoch_is_kept(X, X_val):
 
 
 def test_scoring_on_the_held_out_rows(X):
-    seen = []
+    seen, returned = [], []
 
     def scoring(estimator, V):
         seen.append(V)
-        return estimator.score(V)
+        returned.append(estimator.score(V))
+        return returned[-1]
 
     model = ACAITransformer(**SMALL, scoring=scoring).fit(X)
     assert len(seen) == model.n_iter_ and all(V.shape == (8, 6) for V in seen)
-    assert model.validation_scores_ == [pytest.approx(s) for s in model.validation_scores_]
+    assert all(np.array_equal(V, seen[0]) for V in seen)  # the same rows each epoch
+    assert all((X == row).all(axis=1).any() for row in seen[0])  # rows of X
+    assert model.validation_scores_ == returned  # what scoring returned, epoch by epoch
+    assert model.best_validation_score_ == max(returned)
     assert model.best_validation_score_ == pytest.approx(model.score(seen[0]))
 
 
@@ -453,9 +457,12 @@ def test_a_pipeline_routes_sample_weight_val(X, X_val):
 
 
 def test_ctrl_c_while_scoring_keeps_the_completed_epochs(X, X_val):
+    scored = {}  # epoch -> the weights it was scored with
+
     def interrupted(estimator, V):
         if estimator.n_iter_ == 3:
             raise KeyboardInterrupt
+        scored[estimator.n_iter_] = weights(estimator)
         return -float(estimator.n_iter_)  # the first epoch scores best
 
     model = ACAITransformer(**{**SMALL, "max_iter": 6}, scoring=interrupted)
@@ -464,15 +471,18 @@ def test_ctrl_c_while_scoring_keeps_the_completed_epochs(X, X_val):
         model.fit(X, X_val=X_val)
     assert model.n_iter_ == 3 and model.validation_scores_ == [-1.0, -2.0]
     assert model.best_validation_score_ == -1.0
+    assert_same_weights(weights(model), scored[1])  # the warning's epoch 1, not epoch 3
     assert np.isfinite(model.transform(X)).all()
 
 
 def test_an_interrupted_warm_start_names_the_best_epoch_it_keeps(X, X_val):
     model = ACAITransformer(**SMALL, warm_start=True).fit(X, X_val=X_val)  # epochs 1-4
+    scored = {}  # epoch -> the weights it was scored with
 
     def interrupted(estimator, V):
         if estimator.n_iter_ == 7:
             raise KeyboardInterrupt
+        scored[estimator.n_iter_] = weights(estimator)
         return 1.0 if estimator.n_iter_ == 6 else 0.0  # epoch 6 scores best
 
     model.set_params(scoring=interrupted, max_iter=10)
@@ -481,3 +491,4 @@ def test_an_interrupted_warm_start_names_the_best_epoch_it_keeps(X, X_val):
     ):
         model.fit(X, X_val=X_val)
     assert model.n_iter_ == 7 and model.best_validation_score_ == 1.0
+    assert_same_weights(weights(model), scored[6])  # the warning's epoch 6, not epoch 7
