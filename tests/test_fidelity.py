@@ -87,13 +87,39 @@ def test_minmax_reconstruction_loss_is_averaged_over_the_1024_padded_pixels():
 def test_minmax_critic_sees_the_decoders_whole_padded_output():
     X = digits_like(8).reshape(8, -1) / 255.0
     model = fit_quietly(minmax_conv(), X)
+    geometry = model.critic_.body.geometry
     codes = torch.from_numpy(model.transform(X)).float()
     with torch.no_grad(), uncropped(model.decoder_):
         whole = model.decoder_(codes)
+        assert whole.shape == (8, 32 * 32)
         # an already padded input is not padded again
         assert model.critic_(whole).shape == (8,)
-        repadded = model.critic_.body.geometry.pad(whole)
+        repadded = geometry.pad(whole)
+        # the same 28x28 images with the border reset to the background: the
+        # decoder drew a border of its own, and the critic's output depends on it
+        background = geometry.pad(geometry.crop(geometry.pad(whole))).flatten(start_dim=1)
+        assert not torch.equal(background, whole)
+        changed = (model.critic_(whole) - model.critic_(background)).abs()
     np.testing.assert_array_equal(repadded.flatten(start_dim=1).numpy(), whole.numpy())
+    assert (changed > 0).all(), changed
+
+
+def test_minmax_training_feeds_the_critic_the_whole_padded_images():
+    """The recorded critic regularisation term, ``mean(d(gamma x + (1 - gamma) x_hat)^2)``,
+    is that of the padded input and the decoder's whole output (one step with a
+    vanishing learning rate, as above), not of the images with their border reset."""
+    X = digits_like(32).reshape(32, -1) / 255.0
+    model = fit_quietly(minmax_conv(batch_size=32, learning_rate_init=1e-20), X)
+    geometry, gamma = model.encoder_.geometry, model.critic_regularization
+    scaled = torch.from_numpy((X - model.mean_) / model.scale_).float()
+    padded = geometry.pad(scaled).flatten(start_dim=1)
+    with torch.no_grad(), uncropped(model.decoder_):
+        x_reg = gamma * padded + (1.0 - gamma) * model.decoder_(model.encoder_(padded))
+        reset = geometry.pad(geometry.crop(geometry.pad(x_reg))).flatten(start_dim=1)
+        whole, border_reset = (float(model.critic_(x).square().mean()) for x in (x_reg, reset))
+    recorded = model.history_["critic_regularization"][0]
+    assert recorded == pytest.approx(whole, rel=1e-5)
+    assert recorded != pytest.approx(border_reset, rel=1e-3)
 
 
 def test_minmax_equals_training_on_the_prescaled_pixels():
