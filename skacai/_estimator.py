@@ -24,6 +24,7 @@ from skacai._training import TERM_NAMES, SparseRows
 from skacai._validation import (
     FLOAT_DTYPES,
     check_image_shape,
+    check_sparse_structure,
     checked,
     csr_rows,
     interpolation_alphas,
@@ -731,6 +732,8 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _validate_input(self, X, *, reset):
         """X checked as a float array, or a CSR / CSC matrix (others are converted),
         returned as canonical CSR (:func:`csr_rows`)."""
+        if sparse.issparse(X):  # before scipy or scikit-learn index into it
+            check_sparse_structure(X)
         X = validate_data(self, X, accept_sparse=("csr", "csc"), dtype=FLOAT_DTYPES, reset=reset)
         return csr_rows(X) if sparse.issparse(X) else X
 

@@ -20,6 +20,95 @@ FLOAT_DTYPES = (np.float64, np.float32)
 _FINITE_CHUNK = 4096
 
 
+_DAMAGED = (
+    "the sparse matrix is damaged: {}; its arrays contradict each other or its shape "
+    "(an edited file, or arrays changed after it was built) and reading it could corrupt "
+    "memory: rebuild it from valid arrays, e.g. with "
+    "scipy.sparse.csr_matrix((data, indices, indptr), shape=shape), and check it with "
+    "X.check_format()"
+)
+
+
+def check_sparse_structure(X):
+    """ValueError unless the arrays of the sparse matrix X agree with each other and with
+    its shape: index arrays of integers, in range, ``indptr`` monotone and consistent with
+    the stored values (CSR, CSC, BSR), coordinates in range (COO), one row of ``data`` per
+    offset (DIA), one value per column index and columns in range (LIL). Converting X to
+    CSR and every other use of X trust these.
+
+    Reads X's stored arrays once (cost proportional to X's stored size, twice for LIL);
+    X is never modified. DOK matrices, whose keys scipy checks, are not checked.
+    """
+    if len(X.shape) != 2:
+        return  # scikit-learn's check refuses it
+    n_rows, n_columns = X.shape
+    if X.format in ("csr", "bsr"):
+        rows, columns = X.blocksize if X.format == "bsr" else (1, 1)
+        names = ("block row", "block column") if X.format == "bsr" else ("row", "column")
+        _check_compressed(X, n_rows // rows, n_columns // columns, *names)
+        if X.format == "bsr" and X.data.shape != (len(X.indices), rows, columns):
+            raise ValueError(_DAMAGED.format(f"its blocks have shape {X.data.shape}"))
+    elif X.format == "csc":
+        _check_compressed(X, n_columns, n_rows, "column", "row")
+    elif X.format == "coo":
+        _check_indices(X.row, n_rows, "row", len(X.data))
+        _check_indices(X.col, n_columns, "column", len(X.data))
+    elif X.format == "dia":
+        _check_integers(X.offsets, "offsets")
+        if X.data.ndim != 2 or X.data.shape[0] != len(X.offsets):
+            raise ValueError(
+                _DAMAGED.format(f"{len(X.offsets)} offsets for data of shape {X.data.shape}")
+            )
+    elif X.format == "lil":
+        if len(X.rows) != n_rows or len(X.data) != n_rows:
+            raise ValueError(_DAMAGED.format(f"{len(X.rows)} rows of columns for {n_rows} rows"))
+        if any(
+            len(columns) != len(values) for columns, values in zip(X.rows, X.data, strict=True)
+        ):
+            raise ValueError(_DAMAGED.format("a row holds more column indices than values"))
+        check_sparse_structure(X.tocsr())  # the column indices
+
+
+def _check_integers(array, name):
+    if not isinstance(array, np.ndarray) or array.ndim != 1 or array.dtype.kind not in "iu":
+        found = getattr(array, "dtype", type(array).__name__)
+        raise ValueError(_DAMAGED.format(f"its {name} are {found}, not a 1-D integer array"))
+
+
+def _check_indices(index, size, name, n_values):
+    """``index``, one per stored value, holds integers in ``[0, size)``."""
+    _check_integers(index, f"{name} indices")
+    if len(index) != n_values:
+        raise ValueError(_DAMAGED.format(f"{len(index)} {name} indices for {n_values} values"))
+    wrong = np.flatnonzero((index < 0) | (index >= size))
+    if len(wrong):
+        raise ValueError(
+            _DAMAGED.format(
+                f"{name} index {index[wrong[0]]} at position {wrong[0]} is outside the "
+                f"matrix, which has {size} {name}s"
+            )
+        )
+
+
+def _check_compressed(X, n_major, n_minor, major, minor):
+    """CSR / CSC / BSR: ``indptr`` has one entry per ``major`` + 1 and rises from 0 to at most
+    the number of stored values; each index is a ``minor`` of the matrix."""
+    indptr = X.indptr
+    _check_integers(indptr, "indptr")
+    _check_indices(X.indices, n_minor, minor, len(X.data))
+    if len(indptr) != n_major + 1:
+        raise ValueError(
+            _DAMAGED.format(f"its indptr holds {len(indptr)} entries, not {n_major} {major}s + 1")
+        )
+    if indptr[0] != 0 or indptr[-1] > len(X.indices) or np.any(np.diff(indptr) < 0):
+        raise ValueError(
+            _DAMAGED.format(
+                f"its indptr must rise from 0 to at most {len(X.indices)} (the stored "
+                f"values) and never fall; it runs from {indptr[0]} to {indptr[-1]}"
+            )
+        )
+
+
 def csr_rows(X):
     """X (any scipy sparse matrix or array) as CSR with sorted, unique indices, whose rows
     the inference and training batches read without scanning the whole matrix.
