@@ -3,7 +3,6 @@ results, with one clear message for each way a file can be wrong."""
 
 from __future__ import annotations
 
-import csv
 import math
 import warnings
 import zipfile
@@ -358,7 +357,7 @@ def write_array(path, array, *, key, column_names):
     if suffix == ".csv":
         digits = 9 if array.dtype == np.float32 else 17
         with path.open("w", newline="", encoding="utf-8") as file:
-            csv.writer(file, lineterminator="\n").writerow(map(csv_cell, column_names))
+            file.write(",".join(_csv_field(csv_cell(name)) for name in column_names) + "\n")
             np.savetxt(file, array, fmt=f"%.{digits}g", delimiter=",")
         return
     with path.open("wb") as file:  # a file object: numpy must not append a suffix
@@ -375,11 +374,20 @@ _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 def csv_cell(name):
     """A header cell for ``name``: a leading formula character is quoted with ``'``.
 
-    Commas, quotes and line breaks are left to the ``csv`` module, which
-    quotes the cell as RFC 4180 says; skacai reads such headers back.
+    :func:`_csv_field` then quotes the cell as RFC 4180 says where it must.
     """
     name = str(name)
     return "'" + name if name.startswith(_FORMULA_PREFIXES) else name
+
+
+def _csv_field(cell):
+    """``cell`` as a CSV field: in double quotes (its own doubled) if it is empty or holds
+    a comma, a quote or any character that is not printable (line breaks of every kind,
+    ``\\r`` included, and other control characters), so that no reader ends the record
+    inside it and no spreadsheet starts a row, and a formula, with what follows."""
+    if cell and cell.isprintable() and "," not in cell and '"' not in cell:
+        return cell
+    return '"' + cell.replace('"', '""') + '"'
 
 
 def load_data_arg(args, n_columns=None):
