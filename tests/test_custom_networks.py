@@ -229,11 +229,19 @@ def test_an_image_encoder_of_yours_beside_skacais_conv_decoder():
 def test_bfloat16_early_stopping_and_weights_train_your_networks(digits):
     X, _ = digits
     weights_ = np.linspace(1.0, 2.0, len(X))
-    model = custom(precision="bfloat16", early_stopping=True, max_iter=4).fit(
-        X, sample_weight=weights_
-    )
-    assert len(model.validation_scores_) == 4
-    assert np.isfinite(model.transform(X)).all()
+    params = {"precision": "bfloat16", "early_stopping": True, "max_iter": 15}
+    model = custom(**params).fit(X, sample_weight=weights_)
+    assert len(model.validation_scores_) == model.n_iter_
+    # It learns: the training loss falls, and the kept epoch beats the first on
+    # the held-out rows.
+    assert model.history_["reconstruction"][-1] < 0.8 * model.history_["reconstruction"][0]
+    assert model.best_validation_score_ > 0.8 * model.validation_scores_[0]  # negative
+    # The precision and the weights reach the training: other models without them.
+    codes = model.transform(X)
+    assert np.isfinite(codes).all()
+    for other in (custom(**{**params, "precision": "float32"}).fit(X, sample_weight=weights_),
+                  custom(**params).fit(X)):  # fmt: skip
+        assert not np.array_equal(other.transform(X), codes)
 
 
 def test_float64_input_runs_your_networks_in_float64(digits):
