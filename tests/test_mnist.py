@@ -40,15 +40,20 @@ def test_short_training_on_mnist_gives_useful_codes(mnist):
 
 
 @pytest.mark.slow
-def test_acai_codes_cluster_mnist_better_than_pca_and_raw_pixels(mnist):
-    """The paper's clustering protocol on all 60,000 training images (about 2 minutes)."""
+def test_acai_whitened_codes_cluster_mnist_above_raw_pixels(mnist):
+    """The paper's clustering protocol (KMeans on whitened codes) on all 60,000 training
+    images against KMeans on the raw pixels, with a margin of 4 points.
+
+    Kept three-seed evidence (default model, 10 epochs; one k-means++ run seeded like
+    the model): ACAI's whitened codes 70.7 / 65.4 / 63.4 %
+    (benchmarks/results/default_fit_time.jsonl) against the raw pixels' 60.3 / 56.0 /
+    54.7 % (benchmarks/results/recipe_sweep.jsonl): leads of 10.4, 9.4 and 8.7 points;
+    this test's protocol (10 restarts, seed 0) measured 60.1 against 51.8 % for seed 0.
+    Not asserted: ACAI's codes *unwhitened* are level with the raw pixels over those
+    seeds (55.2 / 58.2 / 60.0 %), and against PCA(16) only one seed was measured.
+    """
     x_train, _, x_test, y_test = mnist
     model = ACAITransformer(max_iter=10, random_state=0).fit(x_train)
     acai = kmeans_accuracy(model.transform(x_train), model.transform(x_test), y_test)
-    pca = PCA(model.n_components, random_state=0).fit(x_train)
-    pca_accuracy = kmeans_accuracy(pca.transform(x_train), pca.transform(x_test), y_test)
     raw_accuracy = kmeans_accuracy(x_train, x_test, y_test, whiten_codes=False)
-    # measured with today's defaults (16 components): ACAI 0.601, PCA(16) 0.556, raw
-    # pixels 0.518 (with the previous 32: ACAI 0.599, PCA(32) 0.453). One model seed.
-    assert acai > pca_accuracy
-    assert acai > raw_accuracy
+    assert acai > raw_accuracy + 0.04, (acai, raw_accuracy)
