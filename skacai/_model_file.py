@@ -66,27 +66,63 @@ def write_file(path, tensors, metadata):
     _save_file(tensors, path, metadata=metadata)
 
 
-def atomic_write(path, write):
+_KINDS = {
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def output_target(path, what="file"):
+    """The file that writing ``path`` replaces: ``path`` with symbolic links followed.
+
+    The policy of every writer (``save``, ``export`` and the commands): a link is
+    followed, so its target is replaced and the link stays (a dangling link's target
+    is created); a folder, or anything else that exists and is not a regular file (a
+    FIFO, a device such as ``/dev/null``, a socket), is refused with an OSError and
+    left as it is. ``what`` names the file in the message.
+    """
+    target = Path(os.path.realpath(path))
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return target
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(f"cannot write the {what} {str(path)!r}: it is a folder")
+    if not stat.S_ISREG(mode):
+        kind = _KINDS.get(stat.S_IFMT(mode), "a special file")
+        linked = f" (a link to {str(target)!r})" if target != Path(path).absolute() else ""
+        raise FileExistsError(
+            f"cannot write the {what} {str(path)!r}{linked}: it is {kind}, not a regular "
+            "file, and skacai never replaces one; choose the name of a file"
+        )
+    return target
+
+
+def atomic_write(path, write, what="file"):
     """Call ``write(temporary)`` on a temporary file next to ``path``, then rename it.
 
     The temporary file is flushed to disk before it atomically replaces
     ``path``, so ``path`` holds either its previous content or the complete new
-    file, whenever the process stops.
+    file, whenever the process stops. ``path`` is checked and links followed by
+    :func:`output_target`.
     """
-    folder = path.parent
+    target = output_target(path, what)
+    folder = target.parent
     if not folder.is_dir():
         raise FileNotFoundError(
             f"Cannot save to {str(path)!r}: the folder {str(folder)!r} does not exist."
         )
-    temporary = _new_file(folder, path.name)
+    temporary = _new_file(folder, target.name)
     try:
         # The mode open() would give: a replaced file's own, else the umask's (the new
         # empty file's). Set after writing: safetensors writes files private (0600).
-        mode = stat.S_IMODE((path if path.is_file() else Path(temporary)).stat().st_mode)
+        mode = stat.S_IMODE((target if target.is_file() else Path(temporary)).stat().st_mode)
         write(temporary)
         os.chmod(temporary, mode)
         _sync_file(temporary)
-        os.replace(temporary, path)
+        os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -4,6 +4,8 @@ regular file, never destroy the previous output on a failed write, fit any legal
 file name, and never overlap training."""
 
 import csv
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -53,3 +55,103 @@ def test_a_control_character_in_a_name_cannot_start_a_csv_row(X, tmp_path, capsy
     data = load_data(out)  # skacai reads its own output back
     np.testing.assert_allclose(data.X, model.inverse_transform(codes))
     assert data.source.endswith("(header row skipped)")
+
+
+# ------------------------------------------------------------- what an output replaces
+
+
+@pytest.fixture(scope="module")
+def fitted(X, tmp_path_factory):
+    """A fitted model, its file and a data file."""
+    folder = tmp_path_factory.mktemp("fitted")
+    model = ACAITransformer(**PARAMS).fit(X)
+    model.save(folder / "model.st")
+    np.save(folder / "X.npy", X)
+    return model, folder
+
+
+def special_files(tmp_path, suffix):
+    """A FIFO (a reader kept open, so that a writer never blocks) and, where this
+    process may create one, a character device like /dev/null, named ``*suffix``."""
+    fifo = tmp_path / f"fifo{suffix}"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    nodes = [fifo]
+    try:
+        os.mknod(tmp_path / f"null{suffix}", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        nodes.append(tmp_path / f"null{suffix}")
+    except OSError:  # not allowed to create devices here
+        pass
+    return nodes, reader
+
+
+WRITERS = {  # name: (suffix, function of (model, folder, out) or skacai's argv)
+    "save": (".st", lambda model, folder, out: model.save(out)),
+    "export": (".pt", lambda model, folder, out: model.export(out)),
+    "skacai fit": (".st", lambda model, folder, out: [
+        "fit", folder / "X.npy", "-o", out, "--max-iter", "1"]),
+    "skacai transform": (".npy", lambda model, folder, out: [
+        "transform", folder / "model.st", folder / "X.npy", "-o", out]),
+    "skacai export": (".pt", lambda model, folder, out: [
+        "export", folder / "model.st", "-o", out]),
+}  # fmt: skip
+COMMANDS = [name for name in WRITERS if name.startswith("skacai")]
+
+
+def written(writer, model, folder, out, capsys, force=True):
+    """Run ``writer`` on ``out`` (commands with ``--force``): the message of the error
+    it raised or printed, or None."""
+    _, write = WRITERS[writer]
+    try:
+        result = write(model, folder, out)
+    except OSError as error:
+        return str(error)
+    if writer in COMMANDS:
+        code, _, err = cli(capsys, *result, *(["--force"] if force else []))
+        if code == 0:
+            return None
+        assert code == 1 and err.count("\n") == 1 and "Traceback" not in err, err
+        return err
+    return None
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_no_writer_replaces_what_is_not_a_regular_file(fitted, writer, tmp_path, capsys):
+    model, folder = fitted
+    nodes, reader = special_files(tmp_path, WRITERS[writer][0])
+    try:
+        for node in nodes:
+            kind = stat.S_IFMT(os.stat(node).st_mode)
+            message = written(writer, model, folder, node, capsys)
+            assert message is not None and "not a regular file" in message, message
+            assert stat.S_IFMT(os.stat(node).st_mode) == kind  # still what it was
+            assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+    finally:
+        os.close(reader)
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_every_writer_follows_a_symlink_and_keeps_it(fitted, writer, tmp_path, capsys):
+    """The policy: a symbolic link is followed; its target is replaced, the link stays."""
+    model, folder = fitted
+    suffix = WRITERS[writer][0]
+    target, link = tmp_path / f"target{suffix}", tmp_path / f"link{suffix}"
+    target.write_bytes(b"old")
+    link.symlink_to(target)
+    assert written(writer, model, folder, link, capsys) is None
+    assert link.is_symlink() and link.resolve() == target
+    assert target.is_file() and target.read_bytes() != b"old"
+
+
+@pytest.mark.parametrize("writer", COMMANDS)
+def test_a_dangling_symlink_is_an_existing_output(fitted, writer, tmp_path, capsys):
+    """The command line creates a dangling link's target only with --force."""
+    model, folder = fitted
+    suffix = WRITERS[writer][0]
+    target, link = tmp_path / f"missing{suffix}", tmp_path / f"link{suffix}"
+    link.symlink_to(target)
+    message = written(writer, model, folder, link, capsys, force=False)
+    assert message is not None and "already exists" in message and "--force" in message
+    assert not target.exists() and link.is_symlink()
+    assert written(writer, model, folder, link, capsys) is None
+    assert target.is_file() and link.is_symlink() and link.resolve() == target

@@ -16,6 +16,7 @@ from skacai._cli._common import CommandError, describe_error, quote
 from skacai._custom import NetworksNeeded
 from skacai._estimator import ACAITransformer
 from skacai._memory import available_bytes, format_bytes
+from skacai._model_file import output_target
 from skacai._validation import all_finite
 
 DATA_SUFFIXES = (".npy", ".npz", ".csv")
@@ -39,8 +40,9 @@ def check_input_file(path, what):
 
 
 def check_output_file(path, what, suffixes=None, *, force=False, inputs=()):
-    """``Path(path)`` if it can be written: a known suffix, an existing folder, not a folder,
-    none of ``inputs``, and not an existing file unless ``force``.
+    """``Path(path)`` if it can be written: a known suffix, an existing folder, a regular
+    file or nothing (:func:`~skacai._model_file.output_target`: links followed), none
+    of ``inputs``, and not an existing file (or a link) unless ``force``.
 
     Like ``gzip`` and ``zstd``, the commands never replace an existing file unless told
     to (``--force``), and never write over a file they read, even then.
@@ -51,25 +53,25 @@ def check_output_file(path, what, suffixes=None, *, force=False, inputs=()):
         raise ValueError(
             f"cannot write the {what} {quote(path)}: {found}; use one of {', '.join(suffixes)}"
         )
-    if path.is_dir():
-        raise IsADirectoryError(f"cannot write the {what} {quote(path)}: it is a folder")
-    folder = path.parent
+    target = output_target(path, what)  # a folder, a FIFO or a device is refused
+    folder = target.parent
     if not folder.is_dir():
         raise FileNotFoundError(
             f"cannot write the {what} {quote(path)}: the folder {quote(folder)} does not exist"
         )
-    if path.exists():
+    if target.exists():
         for name, other in inputs:
-            if other is not None and Path(other).exists() and path.samefile(other):
+            if other is not None and Path(other).exists() and target.samefile(other):
                 raise ValueError(
                     f"cannot write the {what} {quote(path)}: it is the {name}, which the "
                     f"command reads; choose another file for the {what}"
                 )
-        if not force:
-            raise FileExistsError(
-                f"the {what} {quote(path)} already exists; choose another name, or pass "
-                "--force to replace it"
-            )
+    if (target.exists() or path.is_symlink()) and not force:
+        dangling = "" if target.exists() else f" (a link to {quote(target)}, not yet a file)"
+        raise FileExistsError(
+            f"the {what} {quote(path)}{dangling} already exists; choose another name, or "
+            "pass --force to replace it"
+        )
     return path
 
 
