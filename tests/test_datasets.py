@@ -3,6 +3,10 @@
 import gzip
 import hashlib
 import inspect
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,6 +99,20 @@ def test_real_mnist_loads_byte_for_byte(mnist_path):
     for md5, array in expected.items():
         assert hashlib.md5(array.tobytes()).hexdigest() == md5
     assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", "1 error"), ("", "1 skipped")])
+def test_a_missing_mnist_file_skips_but_fails_in_ci(tmp_path, ci, outcome):
+    """Tests that need the data file skip where it is absent (the reason said), but
+    under CI=true they fail: a CI run without the file must not pass quietly."""
+    env = {**os.environ, "CI": ci, "SKACAI_MNIST": str(tmp_path / "absent.npz")}
+    test = f"{Path(__file__)}::test_real_mnist_loads_byte_for_byte"
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", test],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert outcome in run.stdout and "absent.npz" in run.stdout, run.stdout
+    assert (run.returncode != 0) == (ci == "true"), run.stdout
 
 
 def test_digits_as_images_in_unit_range():

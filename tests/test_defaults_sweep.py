@@ -61,13 +61,10 @@ def test_the_umap_comparison_trains_acai_for_umaps_time(tmp_path):
         assert acai["samples"] >= 100
 
 
-def test_the_default_fit_time_benchmark_times_the_defaults(tmp_path):
-    data = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
-    if not data.exists():
-        pytest.skip("needs ../shared/data/mnist.npz")
+def test_the_default_fit_time_benchmark_times_the_defaults(tmp_path, mnist_path):
     module = load_script("default_fit_time")
     out = tmp_path / "times.jsonl"
-    argv = ["--n-train", "200", "--max-iter", "2", "--out", str(out)]
+    argv = ["--n-train", "200", "--max-iter", "2", "--data", str(mnist_path), "--out", str(out)]
     assert module.main(argv) == 0
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["model"] for r in records] == ["mlp", "conv"]

@@ -1,4 +1,5 @@
-"""Quality on real MNIST (skipped when ../shared/data/mnist.npz is not there)."""
+"""Quality on real MNIST (skipped when ../shared/data/mnist.npz is not there, failed
+in CI)."""
 
 import numpy as np
 import pytest
