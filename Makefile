@@ -2,9 +2,12 @@
 #   make demo   - create .venv, install skacai, run the demo on the bundled digits data
 #   make test   - create .venv, install skacai with its test tools, run the test suite
 #
-# torch is installed first, pinned, so that pip never resolves the package's open
-# `torch>=2.4` range to a multi-GB CUDA build on a CPU machine. Override as needed:
-#   make test TORCH_SPEC="torch==2.5.1" TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# torch is installed first, pinned (TORCH_SPEC), from TORCH_INDEX if given. From the
+# public index alone (PyPI), torch==2.13.0 on Linux x86-64 is the CUDA build, which
+# pulls NVIDIA's CUDA libraries as further wheels. The CPU-only build, on a fresh
+# checkout (or after `make clean`):
+#   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# Another version: make test TORCH_SPEC="torch==2.5.1" TORCH_INDEX=...
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
@@ -16,6 +19,7 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test check-readme check-smoke test-all lint docs clean
 
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || { echo "$(PYTHON) has no venv module (with ensurepip): on Debian or Ubuntu, sudo apt install python3-venv" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
