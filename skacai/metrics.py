@@ -15,6 +15,7 @@ from skacai._sklearn_compat import (
     HasMethods,
     Integers,
     Interval,
+    StrOptions,
     validate_params,
 )
 from skacai.datasets import MIN_IMAGE_SIZE, make_lines, reference_lines
@@ -23,8 +24,10 @@ __all__ = [
     "cluster_scores",
     "clustering_accuracy",
     "evaluate_lines",
+    "interpolation_realism",
     "kmeans_accuracy",
     "line_interpolation_scores",
+    "make_realism_scorer",
     "nearest_lines",
     "smoothness_scores",
     "whiten",
@@ -473,3 +476,376 @@ def evaluate_lines(transformer, n_pairs=256, n_frames=16, *, random_state=0):
     lines, _ = make_lines(2 * n_pairs, image_size=image_size, random_state=random_state)
     frames = transformer.interpolate(lines[:n_pairs], lines[n_pairs:], n_steps=n_frames)
     return line_interpolation_scores(frames)
+
+
+# ------------------------------------------------------------ interpolation realism
+
+_REALISM_KINDS = ("midpoint", "cross_fade", "real")
+
+
+def _pairs(n_rows, y, n_pairs, rng):
+    """``n_pairs`` index pairs ``(i, j)``, ``i != j``, of different labels when ``y`` is given."""
+    if y is not None and np.unique(y).size < 2:
+        raise ValueError("y has a single class: pairs of different classes need two or more.")
+    if n_rows < 2:
+        raise ValueError(f"X has {n_rows} row(s); pairs need at least 2.")
+    first, second = np.empty(0, dtype=int), np.empty(0, dtype=int)
+    while first.size < n_pairs:  # rejection: each round keeps the valid draws
+        i, j = rng.integers(n_rows, size=(2, 2 * n_pairs))
+        keep = (i != j) if y is None else (y[i] != y[j])
+        first, second = np.concatenate([first, i[keep]]), np.concatenate([second, j[keep]])
+    return first[:n_pairs], second[:n_pairs]
+
+
+def _nearest_distance(rows, reference):
+    """Each row's Euclidean distance to its nearest row of ``reference``."""
+    from sklearn.neighbors import NearestNeighbors
+
+    index = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(reference)
+    return index.kneighbors(rows)[0][:, 0]
+
+
+def _critic_accuracy(critic, rows, reconstructions, cv, rng):
+    """Cross-validated balanced accuracy of ``critic`` at telling ``rows`` from reconstructions."""
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    X = np.vstack([rows, reconstructions])
+    labels = np.r_[np.ones(len(rows)), np.zeros(len(reconstructions))]
+    folds = StratifiedKFold(cv, shuffle=True, random_state=int(rng.integers(2**31)))
+    scores = cross_val_score(clone(critic), X, labels, cv=folds, scoring="balanced_accuracy")
+    return float(scores.mean())
+
+
+def _default_classifier():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+
+
+def _default_critic(seed):
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), MLPClassifier(max_iter=300, random_state=seed))
+
+
+@validate_params(
+    {
+        "transformer": [HasMethods(["interpolate"])],
+        "X": ["array-like"],
+        "y": ["array-like", None],
+        "X_reference": ["array-like"],
+        "y_reference": ["array-like", None],
+        "n_pairs": [Integers(2, None, closed="left")],
+        "alphas": ["array-like"],
+        "classifier": [HasMethods(["fit", "predict_proba"]), None],
+        "critic": [HasMethods(["fit", "predict"]), None],
+        "cv": [Integers(2, None, closed="left")],
+        "measures": [list, tuple, None],
+        "random_state": RANDOM_STATE,
+    },
+    prefer_skip_nested_validation=True,
+)
+def interpolation_realism(
+    transformer,
+    X,
+    y=None,
+    *,
+    X_reference,
+    y_reference=None,
+    n_pairs=500,
+    alphas=(0.5,),
+    classifier=None,
+    critic=None,
+    cv=3,
+    measures=None,
+    random_state=0,
+):
+    """How much the decoded blends of two codes look like real rows.
+
+    ``n_pairs`` pairs of rows of X (of different classes when ``y`` is given)
+    are encoded, their codes blended at each of ``alphas`` and decoded
+    (``transformer.interpolate``; the *midpoints*), and both ends decoded
+    (the *reconstructions*). Three measures follow, each also given for two
+    reference sets in place of the midpoints: ``cross_fade`` (the pixel
+    blends ``(1 - alpha) x_i + alpha x_j``, what an interpolation that
+    learned nothing gives) and ``real`` (the pairs' own rows):
+
+    - ``confidence`` (only with ``y_reference``): the mean highest class
+      probability of ``classifier`` fitted on ``(X_reference, y_reference)``.
+      Higher is more class-like; but a classifier can be confident on rows
+      unlike any real one (the default one was, on uniform noise, in a
+      test), so read it beside the label-free measures.
+    - ``nn_ratio`` (label-free): the mean Euclidean distance to the nearest
+      row of ``X_reference``, divided by that of the reconstructions. Lower
+      is closer to real data; 1 means as close as the reconstructions.
+    - ``critic_accuracy`` (label-free): the cross-validated balanced accuracy
+      (``cv`` folds) of ``critic``, a fresh classifier, at telling the rows
+      from the reconstructions. 0.5 means indistinguishable; lower is better
+      down to 0.5 (below it only where rows repeat in both sets, as the
+      pairs' own rows against perfect reconstructions would).
+
+    Parameters
+    ----------
+    transformer : fitted estimator with ``interpolate``
+        E.g. a fitted :class:`~skacai.ACAITransformer`.
+    X : array-like of shape (n_samples, n_features)
+        Rows the pairs are drawn from (held-out rows, typically).
+    y : array-like of shape (n_samples,), default=None
+        Their labels: pairs are then of different classes.
+    X_reference : array-like of shape (n_reference, n_features)
+        Real rows: the nearest-neighbour index and the classifier are fitted
+        on them (training rows, typically; not the rows of X).
+    y_reference : array-like of shape (n_reference,), default=None
+        Their labels; ``confidence`` is measured only when given.
+    n_pairs : int, default=500
+        Number of pairs.
+    alphas : array-like of float in (0, 1), default=(0.5,)
+        Blending coefficients; the midpoints at all of them are pooled.
+    classifier : estimator with ``predict_proba``, default=None
+        Cloned and fitted on the reference rows. None:
+        ``make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))``.
+    critic : classifier, default=None
+        Cloned for each fold. None: ``make_pipeline(StandardScaler(),
+        MLPClassifier(max_iter=300, random_state=...))``.
+    cv : int, default=3
+        Folds of the critic's cross-validation.
+    measures : list of str, default=None
+        Which of ``"confidence"``, ``"nn_ratio"`` and ``"critic_accuracy"`` to
+        measure (None: all three, ``"confidence"`` only with ``y_reference``).
+        The critic costs the most.
+    random_state : int, RandomState instance or None, default=0
+        Seeds the pairs, the folds and the default critic.
+
+    Returns
+    -------
+    scores : dict of str to float
+        Each of ``measures`` (``"nn_ratio"``, ``"critic_accuracy"`` and, with
+        ``y_reference``, ``"confidence"``) for the midpoints; the same names suffixed with
+        ``"_cross_fade"`` and ``"_real"`` for the references; and
+        ``"reconstruction_mse"`` and ``"midpoint_nn_mse"``, the mean squared
+        distance per feature of the reconstructions to their own rows and of
+        the midpoints to their nearest reference row (what
+        :func:`make_realism_scorer`'s ``"balanced"`` adds up).
+
+    Notes
+    -----
+    Cost: one ``interpolate`` of ``n_pairs`` pairs at ``len(alphas) + 2``
+    coefficients; a brute-force nearest-neighbour search of ``n_pairs *
+    (len(alphas) + 2) * 2`` rows against ``X_reference`` (time proportional
+    to their product times ``n_features``); the classifier's fit on
+    ``X_reference``; and ``cv`` fits of the critic on about ``n_pairs *
+    (len(alphas) + 2)`` rows, three times (midpoints, cross-fades, real rows).
+    The critics' fits usually dominate; ``measures`` leaves them out.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skacai import ACAITransformer
+    >>> from skacai.metrics import interpolation_realism
+    >>> X, y = load_digits(return_X_y=True)
+    >>> model = ACAITransformer(image_shape=(8, 8), max_iter=2, random_state=0).fit(X[:1000])
+    >>> scores = interpolation_realism(model, X[1000:], y[1000:], X_reference=X[:1000],
+    ...                                y_reference=y[:1000], n_pairs=100)
+    >>> sorted(scores)[:3]
+    ['confidence', 'confidence_cross_fade', 'confidence_real']
+    """
+    X = check_array(X, dtype=np.float64)
+    reference = check_array(X_reference, dtype=np.float64)
+    if reference.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"X_reference has {reference.shape[1]} features but X has {X.shape[1]}; "
+            "give real rows of the same data."
+        )
+    alphas = column_or_1d(np.asarray(alphas, dtype=np.float64))
+    if alphas.size == 0 or not np.all((alphas > 0) & (alphas < 1)):
+        raise ValueError(f"alphas must be one or more numbers in (0, 1); got {alphas.tolist()}.")
+    y = _labels_of(y, X.shape[0], "y", "X")
+    y_reference = _labels_of(y_reference, reference.shape[0], "y_reference", "X_reference")
+    measures = _check_measures(measures, y_reference is not None)
+    rng = np.random.default_rng(
+        random_state.randint(2**31) if isinstance(random_state, np.random.RandomState)
+        else random_state
+    )  # fmt: skip
+    first, second = _pairs(X.shape[0], y, n_pairs, rng)
+    start, end = X[first], X[second]
+    frames = np.asarray(transformer.interpolate(start, end, alphas=[0.0, *alphas, 1.0]), float)
+    rows = {
+        "midpoint": frames[:, 1:-1].reshape(-1, X.shape[1]),
+        "cross_fade": np.vstack([(1 - a) * start + a * end for a in alphas]),
+        "real": np.vstack([start, end]),
+    }
+    reconstructions = np.vstack([frames[:, 0], frames[:, -1]])
+    return _realism_scores(
+        rows, reconstructions, np.vstack([start, end]), reference, y_reference,
+        measures, classifier, critic, cv, rng,
+    )  # fmt: skip
+
+
+def _check_measures(measures, labelled):
+    known = ("confidence", "nn_ratio", "critic_accuracy")
+    if measures is None:
+        return known if labelled else known[1:]
+    unknown = [m for m in measures if m not in known]
+    if unknown or not measures:
+        raise ValueError(f"measures must be one or more of {list(known)}; got {list(measures)}.")
+    if "confidence" in measures and not labelled:
+        raise ValueError("measures includes 'confidence', which needs y_reference: give it.")
+    return tuple(measures)
+
+
+def _labels_of(y, n_rows, name, rows_name):
+    if y is None:
+        return None
+    y = column_or_1d(y)
+    if y.shape[0] != n_rows:
+        raise ValueError(f"{name} has {y.shape[0]} labels but {rows_name} has {n_rows} rows.")
+    return y
+
+
+def _realism_scores(rows, reconstructions, originals, reference, y_reference, measures,
+                    classifier, critic, cv, rng):  # fmt: skip
+    from sklearn.base import clone
+
+    seed = int(rng.integers(2**31))
+    critic = _default_critic(seed) if critic is None else critic
+    recon_distance = _nearest_distance(reconstructions, reference)
+    scores = {}
+    if "confidence" in measures:
+        fitted = clone(_default_classifier() if classifier is None else classifier)
+        fitted.fit(reference, y_reference)
+    for kind in _REALISM_KINDS:
+        suffix = "" if kind == "midpoint" else f"_{kind}"
+        distance = _nearest_distance(rows[kind], reference)
+        if kind == "midpoint":
+            scores["midpoint_nn_mse"] = float(np.mean(distance**2) / reference.shape[1])
+        if "nn_ratio" in measures:
+            scores[f"nn_ratio{suffix}"] = float(distance.mean() / recon_distance.mean())
+        if "critic_accuracy" in measures:
+            scores[f"critic_accuracy{suffix}"] = _critic_accuracy(
+                critic, rows[kind], reconstructions, cv, rng
+            )
+        if "confidence" in measures:
+            scores[f"confidence{suffix}"] = float(fitted.predict_proba(rows[kind]).max(1).mean())
+    scores["reconstruction_mse"] = float(np.mean((reconstructions - originals) ** 2))
+    return dict(sorted(scores.items()))
+
+
+_SCORER_MEASURES = {"balanced": "nn_ratio", "nn_ratio": "nn_ratio", "critic": "critic_accuracy"}
+
+
+class _RealismScorer:
+    """A scorer ``scorer(estimator, X, y=None) -> float`` (higher is better); see
+    :func:`make_realism_scorer`."""
+
+    def __init__(self, measure, n_pairs, random_state):
+        self.measure, self.n_pairs, self.random_state = measure, n_pairs, random_state
+
+    def __repr__(self):
+        return (
+            f"make_realism_scorer({self.measure!r}, n_pairs={self.n_pairs}, "
+            f"random_state={self.random_state})"
+        )
+
+    def __call__(self, estimator, X, y=None):
+        transformer, X = _interpolating_step(estimator, X)
+        X = check_array(X, dtype=np.float64)
+        if X.shape[0] < 4:
+            raise ValueError(f"a realism score needs at least 4 rows; got {X.shape[0]}.")
+        rng = np.random.default_rng(self.random_state)
+        order = rng.permutation(X.shape[0])
+        half = X.shape[0] // 2
+        scores = interpolation_realism(
+            transformer,
+            X[order[:half]],
+            X_reference=X[order[half:]],
+            n_pairs=self.n_pairs,
+            measures=[_SCORER_MEASURES[self.measure]],
+            random_state=int(rng.integers(2**31)),
+        )
+        if self.measure == "balanced":
+            return -(scores["reconstruction_mse"] + scores["midpoint_nn_mse"])
+        if self.measure == "critic":
+            return -abs(scores["critic_accuracy"] - 0.5)
+        return -scores["nn_ratio"]
+
+
+def _interpolating_step(estimator, X):
+    """The estimator that interpolates (itself, or the first such step of a Pipeline) and
+    X as that step receives it."""
+    if hasattr(estimator, "interpolate"):
+        return estimator, X
+    for index, (_, step) in enumerate(getattr(estimator, "steps", [])):
+        if hasattr(step, "interpolate"):
+            return step, (estimator[:index].transform(X) if index else X)
+    raise TypeError(
+        f"{type(estimator).__name__} has no interpolate method and is not a Pipeline "
+        "with such a step; a realism score needs an ACAITransformer."
+    )
+
+
+@validate_params(
+    {
+        "measure": [StrOptions(set(_SCORER_MEASURES))],
+        "n_pairs": [Integers(2, None, closed="left")],
+        "random_state": [Integers(0, 2**32 - 1, closed="both")],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_realism_scorer(measure="balanced", *, n_pairs=200, random_state=0):
+    """A scorer of interpolation realism for ``GridSearchCV`` and early stopping.
+
+    The scorer ``scorer(estimator, X, y=None)`` (higher is better; ``y`` is
+    ignored) splits the scored rows in two at random: pairs are drawn from
+    one half and the other half is the reference of real rows for
+    :func:`interpolation_realism`. ``estimator`` is a fitted
+    :class:`~skacai.ACAITransformer`, or a Pipeline with one (the steps before
+    it transform X first). It serves as ``GridSearchCV(..., scoring=scorer)``
+    and as ``ACAITransformer(scoring=scorer)`` for early stopping on
+    validation rows.
+
+    Parameters
+    ----------
+    measure : {"balanced", "nn_ratio", "critic"}, default="balanced"
+        - ``"balanced"``: minus the sum of the reconstruction error (mean
+          squared error per feature) and the midpoints' mean squared distance
+          per feature to their nearest real row. It rewards reconstructions
+          that are faithful *and* midpoints that are close to real data, in
+          the same units, so a decoder that draws one average row for every
+          code (perfectly "realistic" by the ratios) loses.
+        - ``"nn_ratio"``: minus the midpoints' ``nn_ratio`` (label-free;
+          blind to reconstruction quality).
+        - ``"critic"``: minus the distance from 0.5 of the independent
+          critic's balanced accuracy at telling midpoints from
+          reconstructions (0 is the best; costs ``cv`` classifier fits per
+          call).
+    n_pairs : int, default=200
+        Pairs drawn from the scored rows' first half.
+    random_state : int, default=0
+        Seeds the split, the pairs and the critic (fixed, so that every
+        candidate of a search is scored on the same pairs).
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y=None) -> float``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from skacai import ACAITransformer
+    >>> from skacai.metrics import make_realism_scorer
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> search = GridSearchCV(
+    ...     ACAITransformer(image_shape=(8, 8), max_iter=2, random_state=0),
+    ...     {"adversarial_weight": [0.0, 0.5]}, scoring=make_realism_scorer(), cv=2,
+    ... ).fit(X[:600])
+    >>> search.best_params_["adversarial_weight"] in (0.0, 0.5)
+    True
+    """
+    return _RealismScorer(measure, n_pairs, random_state)
