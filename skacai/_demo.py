@@ -20,6 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skacai._estimator import ACAITransformer
+from skacai._model_file import save_figure
 from skacai.metrics import kmeans_accuracy
 
 # The defaults, told that the rows are 8x8 images: conv networks halving them once to
@@ -216,4 +217,4 @@ def save_interpolations(path, models, X, y, n_pairs=4, n_steps=8):
             fig=subfig,
         )
     fig.suptitle("Decoded g((1 - alpha) f(a) + alpha f(b)) between test digits")
-    fig.savefig(path, dpi=80)
+    save_figure(fig, path, dpi=80)

@@ -229,4 +229,4 @@ def export(path, network, mean, scale, *, n_inputs, part, format):
     example = torch.zeros(EXAMPLE_ROWS, n_inputs)
     with _quiet_torch():
         write = _WRITERS[format](module, example, part)
-        atomic_write(path, write)
+        atomic_write(path, write, "exported file")

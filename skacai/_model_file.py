@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import stat
 import struct
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import save as _save_tensors
 from safetensors.torch import save_file as _save_file
 
@@ -63,7 +65,14 @@ def serialize(description, tensors):
 
 
 def write_file(path, tensors, metadata):
-    _save_file(tensors, path, metadata=metadata)
+    """Write a model file; an OSError (not safetensors' own error) if the write fails."""
+    try:
+        _save_file(tensors, path, metadata=metadata)
+    except SafetensorError as error:
+        code = re.search(r"\(os error (\d+)\)", str(error))
+        if code is None:
+            raise OSError(str(error)) from None
+        raise OSError(int(code[1]), os.strerror(int(code[1]))) from None
 
 
 _KINDS = {
@@ -119,7 +128,10 @@ def atomic_write(path, write, what="file"):
         # The mode open() would give: a replaced file's own, else the umask's (the new
         # empty file's). Set after writing: safetensors writes files private (0600).
         mode = stat.S_IMODE((target if target.is_file() else Path(temporary)).stat().st_mode)
-        write(temporary)
+        try:
+            write(temporary)
+        except OSError as error:  # a full disk, a file size limit, an I/O error
+            raise _not_written(error, path, what) from error
         os.chmod(temporary, mode)
         _sync_file(temporary)
         os.replace(temporary, target)
@@ -127,6 +139,26 @@ def atomic_write(path, write, what="file"):
         Path(temporary).unlink(missing_ok=True)
         raise
     _sync_folder(folder)
+
+
+def save_figure(fig, path, **kwargs):
+    """``fig.savefig(path, **kwargs)``, written as :func:`atomic_write` writes (the format
+    from ``path``'s suffix, as ``savefig`` picks it, since the temporary file's is .tmp)."""
+    format = Path(path).suffix[1:].lower() or fig.canvas.get_default_filetype()
+    atomic_write(
+        Path(path), lambda temporary: fig.savefig(temporary, format=format, **kwargs), "picture"
+    )
+
+
+def _not_written(error, path, what):
+    """The OSError of a write that failed: the cause, and that ``path`` is as it was."""
+    cause = error.strerror or str(error) or type(error).__name__
+    new = OSError(
+        f"cannot write the {what} {str(path)!r} ({cause}); it is unchanged (nothing was "
+        "replaced): make room on its disk, or choose another folder, and try again"
+    )
+    new.errno = error.errno
+    return new
 
 
 def _new_file(folder, name):

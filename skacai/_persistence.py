@@ -103,7 +103,9 @@ def save(estimator, path):
     description, tensors = _describe(estimator)
     metadata = _model_file.metadata(description, tensors)
     _model_file.atomic_write(
-        Path(path), lambda temporary: _model_file.write_file(temporary, tensors, metadata)
+        Path(path),
+        lambda temporary: _model_file.write_file(temporary, tensors, metadata),
+        "model file",
     )
 
 

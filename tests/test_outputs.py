@@ -6,6 +6,8 @@ file name, and never overlap training."""
 import csv
 import os
 import stat
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -155,3 +157,73 @@ def test_a_dangling_symlink_is_an_existing_output(fitted, writer, tmp_path, caps
     assert not target.exists() and link.is_symlink()
     assert written(writer, model, folder, link, capsys) is None
     assert target.is_file() and link.is_symlink() and link.resolve() == target
+
+
+# ------------------------------------------------------------------- a failed write
+
+
+def limited(tmp_path, script, limit):
+    """Run ``script`` in a fresh Python whose files may grow to ``limit`` bytes at most,
+    as on a disk that fills up (writes past it fail with EFBIG): its exit code and
+    stderr."""
+    preamble = (
+        "import resource, signal\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
+    )
+    process = subprocess.run(
+        [sys.executable, "-c", preamble + script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    return process.returncode, process.stderr
+
+
+def command(*argvs):
+    """A script that runs ``skacai`` on each argv and exits with the last exit code."""
+    argvs = [[str(arg) for arg in argv] for argv in argvs]
+    return f"import sys; from skacai._cli import main; sys.exit([main(a) for a in {argvs!r}][-1])"
+
+
+def test_a_failed_write_leaves_the_previous_output_whole(fitted, tmp_path, capsys):
+    _, folder = fitted
+    np.save(tmp_path / "big.npy", np.random.default_rng(0).normal(size=(20_000, 6)))
+    outputs = [tmp_path / f"codes{suffix}" for suffix in (".csv", ".npy", ".npz")]
+    argvs = [["transform", folder / "model.st", tmp_path / "big.npy", "-o", out, "--force"]
+             for out in outputs]  # fmt: skip
+    for argv in argvs:
+        assert cli(capsys, *argv)[0] == 0
+    before = [out.read_bytes() for out in outputs]
+    assert min(map(len, before)) > 300_000
+    code, err = limited(tmp_path, command(*argvs), 200_000)
+    assert code == 1, err
+    lines = err.splitlines()
+    assert len(lines) == len(outputs) and "Traceback" not in err, err
+    for line, out in zip(lines, outputs, strict=True):
+        assert line.startswith(f"skacai transform: error: cannot write the output file '{out}'")
+        assert "it is unchanged" in line
+    assert [out.read_bytes() for out in outputs] == before
+    assert sorted(os.listdir(tmp_path)) == sorted(["big.npy", *(out.name for out in outputs)])
+
+
+def test_a_full_disk_during_save_is_one_clear_error(fitted, tmp_path):
+    _, folder = fitted
+    before = (folder / "model.st").read_bytes()
+    (tmp_path / "model.st").write_bytes(before)
+    argv = ["fit", folder / "X.npy", "-o", tmp_path / "model.st", "--force", "--max-iter", "1"]
+    code, err = limited(tmp_path, command(argv), 2_000)
+    assert code == 1, err
+    errors = [line for line in err.splitlines() if not line.startswith("skacai fit: warning")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    assert "skacai fit: error: cannot write the model file" in err and "unchanged" in err
+    assert (tmp_path / "model.st").read_bytes() == before
+    script = (
+        "from skacai import ACAITransformer\n"
+        f"ACAITransformer.load({str(folder / 'model.st')!r}).save('model.st')\n"
+    )
+    code, err = limited(tmp_path, script, 2_000)  # Python's save: an OSError
+    assert code == 1 and err.splitlines()[-1].startswith("OSError: cannot write"), err
+    assert (tmp_path / "model.st").read_bytes() == before

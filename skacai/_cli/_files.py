@@ -16,7 +16,7 @@ from skacai._cli._common import CommandError, describe_error, quote
 from skacai._custom import NetworksNeeded
 from skacai._estimator import ACAITransformer
 from skacai._memory import available_bytes, format_bytes
-from skacai._model_file import output_target
+from skacai._model_file import atomic_write, output_target
 from skacai._validation import all_finite
 
 DATA_SUFFIXES = (".npy", ".npz", ".csv")
@@ -352,21 +352,26 @@ def write_array(path, array, *, key, column_names):
     """Write ``array`` as ``.npy``, ``.npz`` (under ``key``) or ``.csv`` (with a header).
 
     CSV values are written with enough digits to read back exactly
-    (9 significant digits for float32, 17 for float64).
+    (9 significant digits for float32, 17 for float64). Written to a temporary file
+    renamed over ``path`` (:func:`~skacai._model_file.atomic_write`): a failed write
+    leaves ``path`` as it was.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        digits = 9 if array.dtype == np.float32 else 17
-        with path.open("w", newline="", encoding="utf-8") as file:
-            file.write(",".join(_csv_field(csv_cell(name)) for name in column_names) + "\n")
-            np.savetxt(file, array, fmt=f"%.{digits}g", delimiter=",")
-        return
-    with path.open("wb") as file:  # a file object: numpy must not append a suffix
-        if suffix == ".npz":
-            np.savez(file, **{key: array})
-        else:
-            np.save(file, array)
+    suffix = Path(path).suffix.lower()
+
+    def write(temporary):
+        if suffix == ".csv":
+            digits = 9 if array.dtype == np.float32 else 17
+            with open(temporary, "w", newline="", encoding="utf-8") as file:
+                file.write(",".join(_csv_field(csv_cell(name)) for name in column_names) + "\n")
+                np.savetxt(file, array, fmt=f"%.{digits}g", delimiter=",")
+            return
+        with open(temporary, "wb") as file:  # a file object: numpy must not append a suffix
+            if suffix == ".npz":
+                np.savez(file, **{key: array})
+            else:
+                np.save(file, array)
+
+    atomic_write(Path(path), write, "output file")
 
 
 # Cells starting with these are formulas to a spreadsheet (OWASP's CSV injection list).

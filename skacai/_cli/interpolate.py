@@ -9,6 +9,7 @@ import numpy as np
 from skacai._cli._args import DATA_FORMATS, add_data_options, add_file_arguments, int_at_least
 from skacai._cli._common import EXIT_OK, MATPLOTLIB_HINT, PROG, require_matplotlib
 from skacai._cli._files import FRAMES_SUFFIXES, check_output_file, load_data_arg, load_model
+from skacai._model_file import atomic_write, save_figure
 
 NAME = "interpolate"
 HELP = "draw decoded interpolations between random pairs of samples (needs matplotlib)"
@@ -96,17 +97,21 @@ def _save_frames(model, X, starts, ends, args):
     """Decode the frames again and write them to ``--frames-out``."""
     frames = model.interpolate(X[starts], X[ends], n_steps=args.steps)
     frames_out = Path(args.frames_out)
-    with frames_out.open("wb") as file:
-        if frames_out.suffix.lower() == ".npz":
-            np.savez(
-                file,
-                frames=frames,
-                alphas=np.linspace(0.0, 1.0, args.steps),
-                start_rows=starts,
-                end_rows=ends,
-            )
-        else:
-            np.save(file, frames)
+
+    def write(temporary):
+        with open(temporary, "wb") as file:
+            if frames_out.suffix.lower() == ".npz":
+                np.savez(
+                    file,
+                    frames=frames,
+                    alphas=np.linspace(0.0, 1.0, args.steps),
+                    start_rows=starts,
+                    end_rows=ends,
+                )
+            else:
+                np.save(file, frames)
+
+    atomic_write(frames_out, write, "frames file")
     print(f"Wrote frames of shape {frames.shape} ({frames.dtype}) to {frames_out}")
 
 
@@ -134,7 +139,7 @@ def run(args):
         row_labels=[f"{s} \N{RIGHTWARDS ARROW} {e}" for s, e in zip(starts, ends, strict=True)],
         cmap=args.cmap,
     )
-    fig.savefig(picture, dpi=args.dpi)
+    save_figure(fig, picture, dpi=args.dpi)
     print(f"Drew {args.pairs} pairs x {args.steps} steps from {data.source} to {picture}")
     if args.frames_out is not None:
         _save_frames(model, data.X, starts, ends, args)
