@@ -93,6 +93,13 @@ def output_target(path, what="file"):
     left as it is. ``what`` names the file in the message.
     """
     target = Path(os.path.realpath(path))
+    limit = _name_max(target.parent)
+    if len(os.fsencode(target.name)) > limit:
+        raise OSError(
+            f"cannot write the {what} {str(path)!r}: its name is "
+            f"{len(os.fsencode(target.name))} bytes long, more than the {limit} that its "
+            "file system allows; choose a shorter name"
+        )
     try:
         mode = os.stat(target).st_mode
     except FileNotFoundError:
@@ -161,12 +168,36 @@ def _not_written(error, path, what):
     return new
 
 
+def check_writable(path, what="file"):
+    """OSError, naming ``path``, unless :func:`atomic_write` can create its temporary
+    file (the command line checks its outputs so before any long work)."""
+    target = output_target(path, what)
+    try:
+        os.unlink(_new_file(target.parent, target.name))
+    except OSError as error:
+        cause = error.strerror or str(error)
+        raise OSError(f"cannot write the {what} {str(path)!r}: {cause}") from None
+
+
+def _name_max(folder):
+    """The longest file name, in bytes, that ``folder``'s file system allows."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # a missing folder, or not POSIX
+        return 255
+
+
 def _new_file(folder, name):
     """Create an empty ``.NAME.RANDOM.tmp`` in ``folder`` with the mode ``open()`` gives.
 
-    Not ``tempfile.mkstemp``, whose files are private (0600) whatever the umask:
-    a model file must be as readable as any other file its user writes.
+    NAME is cut short where the whole name would be longer than the file system
+    allows, so that any legal ``name`` has a temporary file. Not
+    ``tempfile.mkstemp``, whose files are private (0600) whatever the umask: a
+    model file must be as readable as any other file its user writes.
     """
+    limit = _name_max(folder) - len(".." + 12 * "0" + ".tmp")
+    while len(os.fsencode(name)) > limit:
+        name = name[:-1]
     while True:
         temporary = folder / f".{name}.{secrets.token_hex(6)}.tmp"
         try:

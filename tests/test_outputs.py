@@ -227,3 +227,44 @@ def test_a_full_disk_during_save_is_one_clear_error(fitted, tmp_path):
     code, err = limited(tmp_path, script, 2_000)  # Python's save: an OSError
     assert code == 1 and err.splitlines()[-1].startswith("OSError: cannot write"), err
     assert (tmp_path / "model.st").read_bytes() == before
+
+
+# -------------------------------------------------------------------- long file names
+
+
+def longest_name(tmp_path, suffix, char="a"):
+    """The longest name (in bytes) that the folder's file system allows, ending in ``suffix``."""
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    stem = char * ((limit - len(suffix.encode())) // len(char.encode()))
+    return tmp_path / (stem + "a" * (limit - len((stem + suffix).encode())) + suffix)
+
+
+@pytest.mark.parametrize("char", ["a", "\N{LATIN SMALL LETTER E WITH ACUTE}"])
+@pytest.mark.parametrize("writer", WRITERS)
+def test_every_writer_takes_the_longest_legal_name(fitted, writer, char, tmp_path, capsys):
+    model, folder = fitted
+    out = longest_name(tmp_path, WRITERS[writer][0], char)
+    assert len(os.fsencode(out.name)) == os.pathconf(tmp_path, "PC_NAME_MAX")
+    assert written(writer, model, folder, out, capsys, force=False) is None
+    assert os.listdir(tmp_path) == [out.name]
+
+
+def test_the_command_line_checks_its_outputs_before_training(fitted, tmp_path, capsys,
+                                                            monkeypatch):  # fmt: skip
+    _, folder = fitted
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before checking where the model goes")
+
+    monkeypatch.setattr(ACAITransformer, "fit", no_training)
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    for out, message in [
+        (
+            tmp_path / ("a" * limit + ".st"),
+            f"its name is {limit + 3} bytes long, more than the {limit} ",
+        ),
+        ("/proc/model.st", "cannot write the model file '/proc/model.st'"),
+    ]:
+        code, _, err = cli(capsys, "fit", folder / "X.npy", "-o", out)
+        assert code == 1 and err.count("\n") == 1, err
+        assert message in err, err

@@ -16,7 +16,7 @@ from skacai._cli._common import CommandError, describe_error, quote
 from skacai._custom import NetworksNeeded
 from skacai._estimator import ACAITransformer
 from skacai._memory import available_bytes, format_bytes
-from skacai._model_file import atomic_write, output_target
+from skacai._model_file import atomic_write, check_writable, output_target
 from skacai._validation import all_finite
 
 DATA_SUFFIXES = (".npy", ".npz", ".csv")
@@ -72,6 +72,7 @@ def check_output_file(path, what, suffixes=None, *, force=False, inputs=()):
             f"the {what} {quote(path)}{dangling} already exists; choose another name, or "
             "pass --force to replace it"
         )
+    check_writable(path, what)  # the folder takes a new file of this name
     return path
 
 
