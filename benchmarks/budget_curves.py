@@ -34,7 +34,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import DEFAULT_MNIST, RESULTS, append_record, ignore_convergence, set_threads
+from _common import (
+    DEFAULT_MNIST,
+    RESULTS,
+    append_record,
+    ignore_convergence,
+    read_records,
+    set_threads,
+)
 
 CHECKPOINTS = RESULTS / "budget_curves"
 TRAIN_LOG = RESULTS / "budget_curves_train.jsonl"
@@ -144,6 +151,109 @@ def train(args):
         train_to(data, model, seed, epochs, data_cache[data])
 
 
+# ------------------------------------------------------------------- evaluation
+
+N_REFERENCE = 20_000  # training rows the realism classifier and index are fitted on
+N_PAIRS = 500
+KMEANS_RESTARTS = 100  # of the official protocol's random restarts (the paper's: 1,000)
+
+
+class Evaluation:
+    """One data set's labels, reference rows and fitted realism classifier, shared by
+    the scores of all its checkpoints and baselines."""
+
+    def __init__(self, data, mnist_path):
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        self.data = data
+        self.X_train, self.y_train, self.X_test, self.y_test = load(data, mnist_path)
+        self.reference = self.X_train[:N_REFERENCE]
+        self.classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+        with ignore_convergence():
+            self.classifier.fit(self.reference, self.y_train[:N_REFERENCE])
+
+    def code_scores(self, codes_train, codes_test, seed=0):
+        """KMeans as a Pipeline user gets it, the official whitened protocol, and the probe."""
+        from sklearn.cluster import KMeans
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        from skacai.metrics import cluster_scores, clustering_accuracy
+
+        kmeans = KMeans(10, n_init=10, random_state=seed).fit(codes_train)
+        official = cluster_scores(
+            codes_train, self.y_train, codes_test, self.y_test, n_init=KMEANS_RESTARTS
+        )
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        with ignore_convergence():
+            probe.fit(codes_train, self.y_train)
+        return {
+            "kmeans_raw": clustering_accuracy(self.y_test, kmeans.predict(codes_test)),
+            "kmeans_whitened": official["accuracy"],
+            "probe": float(probe.score(codes_test, self.y_test)),
+        }
+
+    def model_scores(self, model, seed):
+        from skacai.metrics import interpolation_realism
+
+        scores = self.code_scores(model.transform(self.X_train), model.transform(self.X_test))
+        decoded = model.inverse_transform(model.transform(self.X_test))
+        scores["test_mse"] = float(np.mean((decoded - self.X_test) ** 2))
+        with ignore_convergence():
+            realism = interpolation_realism(
+                model, self.X_test, self.y_test, X_reference=self.reference,
+                classifier=self.classifier, n_pairs=N_PAIRS, random_state=seed,
+            )  # fmt: skip
+        return {**scores, **realism}
+
+    def baselines(self, n_components=16):
+        from sklearn.decomposition import PCA
+
+        pca = PCA(n_components).fit(self.X_train)
+        decoded = pca.inverse_transform(pca.transform(self.X_test))
+        return {
+            "pixels": self.code_scores(self.X_train, self.X_test),
+            "pca": {
+                **self.code_scores(pca.transform(self.X_train), pca.transform(self.X_test)),
+                "test_mse": float(np.mean((decoded - self.X_test) ** 2)),
+            },
+        }
+
+
+def evaluate(args):
+    from skacai import ACAITransformer
+
+    done = {(r["data"], r["model"], r["seed"], r["epoch"]) for r in read_records(SCORES, True)}
+    for data in args.data:
+        evaluation = None
+        if (data, "pca", 0, 0) not in done:
+            evaluation = Evaluation(data, args.mnist)
+            for name, scores in evaluation.baselines().items():
+                append_record(SCORES, {"data": data, "model": name, "seed": 0, "epoch": 0,
+                                       "samples": 0, **_rounded(scores)})  # fmt: skip
+        for epochs in STAGES[data]:
+            for seed in args.seeds:
+                for model in MODELS:
+                    path = stage_file(data, model, seed, epochs)
+                    if (data, model, seed, epochs) in done or not path.exists():
+                        continue
+                    evaluation = evaluation or Evaluation(data, args.mnist)
+                    start = time.perf_counter()
+                    scores = evaluation.model_scores(ACAITransformer.load(path), seed)
+                    append_record(SCORES, {
+                        "data": data, "model": model, "seed": seed, "epoch": epochs,
+                        "samples": epochs * evaluation.X_train.shape[0], **_rounded(scores),
+                        "eval_seconds": round(time.perf_counter() - start, 1),
+                    })  # fmt: skip
+
+
+def _rounded(scores):
+    return {key: round(float(value), 5) for key, value in scores.items()}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["train", "evaluate", "report", "plot"])
@@ -156,6 +266,8 @@ def main(argv=None):
     set_threads(args.threads)
     if args.command == "train":
         train(args)
+    elif args.command == "evaluate":
+        evaluate(args)
     else:
         raise SystemExit(f"{args.command}: not written yet")
 

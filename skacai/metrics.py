@@ -575,8 +575,9 @@ def interpolation_realism(
     blends ``(1 - alpha) x_i + alpha x_j``, what an interpolation that
     learned nothing gives) and ``real`` (the pairs' own rows):
 
-    - ``confidence`` (only with ``y_reference``): the mean highest class
-      probability of ``classifier`` fitted on ``(X_reference, y_reference)``.
+    - ``confidence`` (with ``y_reference``, or a fitted ``classifier``): the
+      mean highest class probability of ``classifier`` fitted on
+      ``(X_reference, y_reference)``.
       Higher is more class-like; but a classifier can be confident on rows
       unlike any real one (the default one was, on uniform noise, in a
       test), so read it beside the label-free measures.
@@ -607,8 +608,10 @@ def interpolation_realism(
     alphas : array-like of float in (0, 1), default=(0.5,)
         Blending coefficients; the midpoints at all of them are pooled.
     classifier : estimator with ``predict_proba``, default=None
-        Cloned and fitted on the reference rows. None:
-        ``make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))``.
+        With ``y_reference``: cloned and fitted on the reference rows (None:
+        ``make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))``).
+        Without: a classifier already fitted on real rows, used as it is (to
+        score many models against one classifier without refitting it).
     critic : classifier, default=None
         Cloned for each fold. None: ``make_pipeline(StandardScaler(),
         MLPClassifier(max_iter=300, random_state=...))``.
@@ -616,7 +619,8 @@ def interpolation_realism(
         Folds of the critic's cross-validation.
     measures : list of str, default=None
         Which of ``"confidence"``, ``"nn_ratio"`` and ``"critic_accuracy"`` to
-        measure (None: all three, ``"confidence"`` only with ``y_reference``).
+        measure (None: all three, ``"confidence"`` only with ``y_reference``
+        or a fitted ``classifier``).
         The critic costs the most.
     random_state : int, RandomState instance or None, default=0
         Seeds the pairs, the folds and the default critic.
@@ -666,7 +670,7 @@ def interpolation_realism(
         raise ValueError(f"alphas must be one or more numbers in (0, 1); got {alphas.tolist()}.")
     y = _labels_of(y, X.shape[0], "y", "X")
     y_reference = _labels_of(y_reference, reference.shape[0], "y_reference", "X_reference")
-    measures = _check_measures(measures, y_reference is not None)
+    measures = _check_measures(measures, y_reference is not None or classifier is not None)
     rng = np.random.default_rng(
         random_state.randint(2**31) if isinstance(random_state, np.random.RandomState)
         else random_state
@@ -694,7 +698,9 @@ def _check_measures(measures, labelled):
     if unknown or not measures:
         raise ValueError(f"measures must be one or more of {list(known)}; got {list(measures)}.")
     if "confidence" in measures and not labelled:
-        raise ValueError("measures includes 'confidence', which needs y_reference: give it.")
+        raise ValueError(
+            "measures includes 'confidence', which needs y_reference (or a fitted classifier)."
+        )
     return tuple(measures)
 
 
@@ -715,7 +721,9 @@ def _realism_scores(rows, reconstructions, originals, reference, y_reference, me
     critic = _default_critic(seed) if critic is None else critic
     recon_distance = _nearest_distance(reconstructions, reference)
     scores = {}
-    if "confidence" in measures:
+    if "confidence" in measures and y_reference is None:
+        fitted = classifier  # fitted by the caller
+    elif "confidence" in measures:
         fitted = clone(_default_classifier() if classifier is None else classifier)
         fitted.fit(reference, y_reference)
     for kind in _REALISM_KINDS:

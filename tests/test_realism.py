@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -126,6 +127,19 @@ def test_confidence_needs_reference_labels(digits):
     X_ref, _, X, _ = digits
     with pytest.raises(ValueError, match="needs y_reference"):
         interpolation_realism(CrossFade(), X, X_reference=X_ref, measures=["confidence"])
+
+
+def test_a_fitted_classifier_is_used_as_it_is(digits):
+    X_ref, y_ref, X, y = digits
+    fitted = LogisticRegression(max_iter=2000).fit(X_ref, y_ref)
+    kwargs = {"n_pairs": 100, "measures": ["confidence"]}
+    given = interpolation_realism(
+        CrossFade(), X, y, X_reference=X_ref, classifier=fitted, **kwargs
+    )
+    refitted = interpolation_realism(
+        CrossFade(), X, y, X_reference=X_ref, y_reference=y_ref, classifier=fitted, **kwargs
+    )
+    assert given == pytest.approx(refitted)
 
 
 def test_the_balanced_scorer_refuses_a_decoder_that_draws_the_average_row(digits):
