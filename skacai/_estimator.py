@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skacai import _custom, _device, _fit_loop, _persistence, _progress, _scaling
 from skacai._inference import Model, batch_rows
 from skacai._networks import NETWORK_ATTRIBUTES, Networks, NetworkSpec, build_networks
-from skacai._rollback import map_tensors, module_on_cpu, unchanged_on_error
+from skacai._rollback import map_tensors, module_on_cpu, one_writer, unchanged_on_error
 from skacai._sklearn_compat import RANDOM_STATE, Integers, Interval, StrOptions, _fit_context
 from skacai._training import TERM_NAMES, SparseRows
 from skacai._validation import (
@@ -33,8 +33,8 @@ from skacai._validation import (
 )
 
 # Warnings from _warn_about point at the user's call: _warn_about <- fit/partial_fit
-# <- the _fit_context wrapper <- the caller.
-_USER_FRAME = 4
+# <- the _fit_context wrapper <- the one_writer wrapper <- the caller.
+_USER_FRAME = 5
 # The largest layer size (torch indexes some kernels with 32-bit ints).
 _MAX_SIZE = 2**31 - 1
 # max_iter="auto": about this many training samples (epochs x rows) per fit, by
@@ -542,6 +542,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # ------------------------------------------------------------------ fitting
 
+    @one_writer(writes=True)
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None, *, X_val=None, sample_weight_val=None):
         """Train the autoencoder and the critic on X.
@@ -655,6 +656,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._warn_about(outcome, n_epochs)
         return self
 
+    @one_writer(writes=True)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, sample_weight=None):
         """Train for one epoch (one pass) over X, e.g. one chunk of a larger set.
@@ -1130,6 +1132,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # -------------------------------------------------------------- inference
 
+    @one_writer(writes=False)
     def transform(self, X):
         """Encode X into latent codes.
 
@@ -1169,6 +1172,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X = self._validate_input(X, reset=False)
         return checked(self._inference().encode(X, self._n_features_out), "transform", X.dtype)
 
+    @one_writer(writes=False)
     def inverse_transform(self, X):
         """Decode latent codes back to the input space (in the input's units).
 
@@ -1217,6 +1221,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
         return checked(self._inference().decode(codes), "inverse_transform", codes.dtype)
 
+    @one_writer(writes=False)
     def interpolate(self, X_start, X_end, n_steps=None, *, alphas=None):
         """Decode convex combinations of the codes of paired rows.
 
@@ -1290,6 +1295,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         frames = model.decode(codes.reshape(n_pairs * n_alphas, n_components), "interpolate")
         return checked(frames.reshape(n_pairs, n_alphas, -1), "interpolate", X_start.dtype)
 
+    @one_writer(writes=False)
     def score_samples(self, X):
         """Negative mean squared reconstruction error of each sample.
 
@@ -1331,6 +1337,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         return self._score_samples(X, "score_samples")
 
+    @one_writer(writes=False)
     def score(self, X, y=None):
         """Negative mean squared reconstruction error over X (higher is better).
 
@@ -1394,6 +1401,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # ------------------------------------------------------------ persistence
 
+    @one_writer(writes=False)
     def save(self, path):
         """Write the model to a file that loads without running any code.
 
@@ -1510,6 +1518,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         return _persistence.load(cls, path, (encoder, decoder, critic))
 
+    @one_writer(writes=False)
     def export(self, path, *, part="encoder", format="auto"):
         """Write the encoder (or decoder), input scaling included, as a file that runs
         without skacai: TorchScript, a ``torch.export`` program or ONNX.

@@ -4,6 +4,9 @@ leaves the networks as they were before it."""
 from __future__ import annotations
 
 import copy
+import functools
+import threading
+import weakref
 from contextlib import contextmanager
 
 import torch
@@ -42,6 +45,52 @@ def unchanged_on_error(estimator, *, in_place=False):
             for values, length in zip(histories, lengths, strict=True):
                 del values[length:]
         raise
+
+
+# The calls running on each estimator: [thread id, method name, writes] per call.
+_RUNNING = weakref.WeakKeyDictionary()
+_RUNNING_LOCK = threading.Lock()
+
+
+def one_writer(*, writes):
+    """Decorate an estimator method so that it never overlaps training in another thread.
+
+    A method that ``writes`` (``fit``, ``partial_fit``: they change the weights at every
+    step) runs only while no other thread runs any decorated method on the same
+    estimator; one that reads (``save``, ``export``, ``transform``, ...) only while no
+    other thread trains it. Reads overlap each other, and a thread may nest calls (a
+    ``scoring`` callable that calls ``transform`` during ``fit``). A call that would
+    overlap raises RuntimeError at once, changing nothing: a file saved mid-training
+    would mix the weights of two steps.
+    """
+
+    def decorate(method):
+        name = method.__name__
+
+        @functools.wraps(method)
+        def guarded(estimator, *args, **kwargs):
+            call = [threading.get_ident(), name, writes]
+            with _RUNNING_LOCK:
+                running = _RUNNING.setdefault(estimator, [])
+                for thread, other, other_writes in running:
+                    if thread != call[0] and (writes or other_writes):
+                        raise RuntimeError(
+                            f"{name} cannot run while {other} runs on this "
+                            f"{type(estimator).__name__} in another thread: training changes "
+                            f"its weights at every step. Wait until {other} returns (join "
+                            "its thread), or give each thread its own model "
+                            "(sklearn.base.clone)."
+                        )
+                running.append(call)
+            try:
+                return method(estimator, *args, **kwargs)
+            finally:
+                with _RUNNING_LOCK:
+                    running.remove(call)
+
+        return guarded
+
+    return decorate
 
 
 def map_tensors(function, value):

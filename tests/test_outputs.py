@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -268,3 +269,96 @@ def test_the_command_line_checks_its_outputs_before_training(fitted, tmp_path, c
         code, _, err = cli(capsys, "fit", folder / "X.npy", "-o", out)
         assert code == 1 and err.count("\n") == 1, err
         assert message in err, err
+
+
+# ------------------------------------------------------ outputs that overlap training
+
+
+class Paused:
+    """Holds training (``_fit_loop.run_epochs``) at its start until released."""
+
+    def __init__(self, monkeypatch):
+        from skacai import _fit_loop
+
+        self.started, self.release = threading.Event(), threading.Event()
+        run_epochs = _fit_loop.run_epochs
+
+        def paused(*args, **kwargs):
+            self.started.set()
+            assert self.release.wait(60), "never released"
+            return run_epochs(*args, **kwargs)
+
+        monkeypatch.setattr(_fit_loop, "run_epochs", paused)
+
+
+BUSY = r"cannot run while fit runs on this ACAITransformer in another thread"
+
+
+def test_outputs_refuse_to_overlap_training_in_another_thread(X, tmp_path, monkeypatch):
+    model = ACAITransformer(**PARAMS).fit(X)
+    before = model.transform(X)
+    pause = Paused(monkeypatch)
+    errors = []
+    thread = threading.Thread(target=lambda: errors.append(catch(model.fit, X)))
+    thread.start()
+    try:
+        assert pause.started.wait(60)
+        for name, call in [
+            ("save", lambda: model.save(tmp_path / "model.st")),
+            ("export", lambda: model.export(tmp_path / "encoder.pt")),
+            ("transform", lambda: model.transform(X)),
+            ("inverse_transform", lambda: model.inverse_transform(before)),
+            ("interpolate", lambda: model.interpolate(X[:2], X[2:4])),
+            ("score_samples", lambda: model.score_samples(X)),
+            ("score", lambda: model.score(X)),
+            ("fit", lambda: model.fit(X)),
+            ("partial_fit", lambda: model.partial_fit(X)),
+        ]:
+            with pytest.raises(RuntimeError, match=f"^{name} {BUSY}"):
+                call()
+    finally:
+        pause.release.set()
+        thread.join(60)
+    assert errors == [None]
+    assert os.listdir(tmp_path) == []
+    model.save(tmp_path / "model.st")  # once fit returned
+    np.testing.assert_array_equal(
+        ACAITransformer.load(tmp_path / "model.st").transform(X), model.transform(X)
+    )
+
+
+def test_training_refuses_to_start_while_a_save_runs(X, tmp_path, monkeypatch):
+    from skacai import _model_file
+
+    model = ACAITransformer(**PARAMS).fit(X)
+    started, release = threading.Event(), threading.Event()
+    real_write = _model_file.write_file
+
+    def slow_write(*args):
+        started.set()
+        assert release.wait(60)
+        real_write(*args)
+
+    monkeypatch.setattr(_model_file, "write_file", slow_write)
+    errors = []
+    thread = threading.Thread(target=lambda: errors.append(catch(model.save, tmp_path / "m.st")))
+    thread.start()
+    try:
+        assert started.wait(60)
+        with pytest.raises(RuntimeError, match=r"^fit cannot run while save runs on this"):
+            model.fit(X)
+        model.transform(X)  # reading alongside a save is fine
+    finally:
+        release.set()
+        thread.join(60)
+    assert errors == [None]
+    ACAITransformer.load(tmp_path / "m.st")
+
+
+def catch(function, *args):
+    """``function(*args)``'s exception, or None."""
+    try:
+        function(*args)
+    except Exception as error:  # reported to the test's thread
+        return error
+    return None
