@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import inspect
-import math
-from numbers import Integral, Real
+from numbers import Real
 from typing import ClassVar
 
 import numpy as np
@@ -15,7 +14,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from skacai import _custom, _device, _fit_loop, _persistence, _progress, _scaling
+from skacai import _custom, _device, _fit_loop, _networks, _persistence, _progress, _scaling
 from skacai._inference import Model, batch_rows
 from skacai._networks import NETWORK_ATTRIBUTES, Networks, NetworkSpec, build_networks
 from skacai._rollback import map_tensors, module_on_cpu, one_writer, unchanged_on_error
@@ -28,7 +27,6 @@ from skacai._validation import (
     checked,
     csr_rows,
     interpolation_alphas,
-    is_int,
     sample_weights,
 )
 
@@ -323,6 +321,20 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         always run in the input's float32 or float64. On CUDA, float32
         convolutions run in full float32, not cuDNN's default TF32.
 
+    whiten : bool, default=False
+        Whiten the codes that ``transform`` returns, as the ACAI paper's
+        clustering protocol and ``PCA(whiten=True)`` do: after training,
+        the training rows' codes define a mean and principal axes, and
+        ``transform`` returns the codes centred, rotated onto those axes and
+        divided by their standard deviations (zero mean, unit covariance on
+        the training rows, weighted by ``sample_weight``). KMeans and other
+        distance-based steps then weigh every direction of the code alike.
+        ``inverse_transform`` undoes the map before decoding, and since the
+        map is affine, ``interpolate`` and ``score_samples`` are unchanged.
+        ``partial_fit`` recomputes the statistics from the rows of each call.
+        Kept in model files and pickles, and built into exported encoders
+        and decoders. See the user guide's section on whitened codes.
+
     Attributes
     ----------
     encoder_ : torch.nn.Module
@@ -477,6 +489,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "random_state": RANDOM_STATE,
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "whiten": ["boolean"],
         "device": [str],
         "precision": [StrOptions({"float32", "bfloat16"})],
     }
@@ -511,6 +524,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         warm_start=False,
         device="auto",
         precision="float32",
+        whiten=False,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -537,6 +551,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.whiten = whiten
         self.device = device
         self.precision = precision
 
@@ -653,6 +668,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             outcome = self._train(
                 X_train, score, n_epochs, device, stop_early=True, weights=weights
             )
+            self._whiten_codes(X_train, weights)
         self._warn_about(outcome, n_epochs)
         return self
 
@@ -717,6 +733,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             else:
                 self._check_same_networks(hidden_layer_sizes, "partial_fit")
             outcome = self._train(X, None, 1, device, stop_early=False, weights=weights)
+            self._whiten_codes(X, weights)
         self._warn_about(outcome)
         return self
 
@@ -739,15 +756,13 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X = validate_data(self, X, accept_sparse=("csr", "csc"), dtype=FLOAT_DTYPES, reset=reset)
         return csr_rows(X) if sparse.issparse(X) else X
 
+    def _whiten_codes(self, X, weights):
+        """The whitening of X's codes (``whiten=True``) after training, else None."""
+        codes = self._inference().encode(X, self._n_features_out) if self.whiten else None
+        self._whitening = None if codes is None else _scaling.Whitening.fit(codes, weights)
+
     def _hidden_layer_sizes(self):
-        sizes = self.hidden_layer_sizes
-        sizes = (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
-        if not all(is_int(s) and 0 < s <= _MAX_SIZE for s in sizes):
-            raise ValueError(
-                "hidden_layer_sizes must be a positive int or a sequence of positive "
-                f"ints (at most 2**31 - 1), got {self.hidden_layer_sizes!r}."
-            )
-        return tuple(int(s) for s in sizes)
+        return _networks.hidden_sizes(self.hidden_layer_sizes)
 
     def _architecture(self):
         """``architecture`` with ``"auto"`` resolved: conv for images, MLP otherwise."""
@@ -785,12 +800,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Halve down to about 4 cells on the shorter side (of the sides longer than
         1: a 1-D signal counts its length); 0 for MLP networks, which have none.
         """
-        if self.n_scales != "auto":
-            return self.n_scales
-        if image_shape is None:
-            return 0
-        sides = [side for side in image_shape[1:] if side > 1] or [1]
-        return max(0, math.ceil(math.log2(min(sides) / 4)))
+        return _networks.auto_n_scales(image_shape) if self.n_scales == "auto" else self.n_scales
 
     def _check_dropout(self):
         if self.dropout > 0 and all(value is not None for value in self._own_networks()):
@@ -923,6 +933,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.loss_curve_ = []
         self.history_ = {name: [] for name in ("loss", *TERM_NAMES)}
         self._keep_progress(None)
+        self._whitening = None
 
     def _build_networks(self, spec, X, rng, device):
         """The seeded networks on ``device``: skacai's own and the user's (``_custom``)."""
@@ -1170,7 +1181,8 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         check_is_fitted(self)
         X = self._validate_input(X, reset=False)
-        return checked(self._inference().encode(X, self._n_features_out), "transform", X.dtype)
+        codes = checked(self._inference().encode(X, self._n_features_out), "transform", X.dtype)
+        return codes if self._whitening is None else self._whitening.apply(codes)
 
     @one_writer(writes=False)
     def inverse_transform(self, X):
@@ -1219,6 +1231,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"(n_components of the fitted model), got {codes.shape[1]}; pass "
                 "the output of transform."
             )
+        codes = codes if self._whitening is None else self._whitening.invert(codes)
         return checked(self._inference().decode(codes), "inverse_transform", codes.dtype)
 
     @one_writer(writes=False)
@@ -1604,6 +1617,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             n_inputs=self.n_features_in_ if encoder else self._network_spec.n_components,
             part=part,
             format=format,
+            whitening=self._whitening,
         )
 
     def __getstate__(self):
@@ -1635,6 +1649,8 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         for name, parameter in inspect.signature(type(self).__init__).parameters.items():
             if parameter.default is not inspect.Parameter.empty:
                 state.setdefault(name, parameter.default)
+        if "encoder_" in state:  # fitted before whitening existed: none
+            state.setdefault("_whitening", None)
         super().__setstate__(state)
         if recorded is not None:
             _persistence.warn_version_mismatch(

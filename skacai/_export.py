@@ -104,9 +104,30 @@ class ScaledDecoder(nn.Module):
         return self.decoder(z) * self.scale + self.mean
 
 
-def scaled_module(network, mean, scale, part):
+class WhitenedEncoder(nn.Module):
+    """``(encoder(x) - mean) @ matrix``: the codes whitened (``whiten=True``)."""
+
+    def __init__(self, encoder, mean, matrix):
+        super().__init__()
+        self.encoder = encoder
+        self.register_buffer("mean", torch.from_numpy(mean))
+        self.register_buffer("matrix", torch.from_numpy(matrix))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.encoder(x) - self.mean) @ self.matrix
+
+
+class WhitenedDecoder(WhitenedEncoder):
+    """``decoder(codes @ matrix + mean)``: whitened codes -> data."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.encoder(z @ self.matrix + self.mean)
+
+
+def scaled_module(network, mean, scale, part, whitening=None):
     """A float32 CPU copy of ``network`` in evaluation mode, between the scaling
-    constants; ``network`` itself is left as it is (device, mode and weights)."""
+    constants (and the codes' ``whitening``, a :class:`skacai._scaling.Whitening`, if
+    given); ``network`` itself is left as it is (device, mode and weights)."""
     constants = {}
     for name, values in (("mean_", mean), ("scale_", scale)):
         values = np.asarray(values, dtype=np.float64)
@@ -126,7 +147,17 @@ def scaled_module(network, mean, scale, part):
         module = ScaledEncoder(copied, constants["mean_"], divisor(constants["scale_"]))
     else:
         module = ScaledDecoder(copied, constants["mean_"], constants["scale_"])
+    if whitening is not None:
+        w = whitening
+        if part == "encoder":
+            module = WhitenedEncoder(module, *_float32(w.mean, w.components.T / w.std))
+        else:
+            module = WhitenedDecoder(module, *_float32(w.mean, w.std[:, None] * w.components))
     return module.eval().requires_grad_(False)
+
+
+def _float32(*arrays):
+    return tuple(np.ascontiguousarray(a, dtype=np.float32) for a in arrays)
 
 
 @contextmanager
@@ -207,8 +238,9 @@ def require_onnx():
         )
 
 
-def export(path, network, mean, scale, *, n_inputs, part, format):
-    """Write ``network`` (the ``part``) with the scaling to ``path`` in ``format``.
+def export(path, network, mean, scale, *, n_inputs, part, format, whitening=None):
+    """Write ``network`` (the ``part``) with the scaling (and the codes' ``whitening``,
+    if given) to ``path`` in ``format``.
 
     ``n_inputs`` is the width of the graph's input (features for the encoder, codes
     for the decoder). The file is written atomically: a failed export leaves
@@ -225,7 +257,7 @@ def export(path, network, mean, scale, *, n_inputs, part, format):
         )
     if format == "onnx":
         require_onnx()
-    module = scaled_module(network, mean, scale, part)
+    module = scaled_module(network, mean, scale, part, whitening)
     example = torch.zeros(EXAMPLE_ROWS, n_inputs)
     with _quiet_torch():
         write = _WRITERS[format](module, example, part)

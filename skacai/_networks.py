@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from numbers import Integral
 from typing import NamedTuple
 
 import torch
@@ -39,6 +40,32 @@ class Networks(NamedTuple):
 
     def critic_parameters(self) -> list[nn.Parameter]:
         return list(self.critic.parameters())
+
+
+_MAX_SIZE = 2**31 - 1
+
+
+def hidden_sizes(value) -> tuple[int, ...]:
+    """``hidden_layer_sizes`` (an int or a sequence of ints) as a tuple of ints;
+    ValueError unless each is a positive int of at most 2**31 - 1."""
+    sizes = (value,) if isinstance(value, Integral) else tuple(value)
+    if not all(isinstance(s, Integral) and not isinstance(s, bool) and 0 < s <= _MAX_SIZE
+               for s in sizes):  # fmt: skip
+        raise ValueError(
+            "hidden_layer_sizes must be a positive int or a sequence of positive "
+            f"ints (at most 2**31 - 1), got {value!r}."
+        )
+    return tuple(int(s) for s in sizes)
+
+
+def auto_n_scales(image_shape: tuple[int, int, int] | None) -> int:
+    """``n_scales="auto"`` for a (validated) image shape: halve down to about 4 cells
+    on the shorter side (of the sides longer than 1: a 1-D signal counts its
+    length); 0 without an image shape (MLP networks have no scales)."""
+    if image_shape is None:
+        return 0
+    sides = [side for side in image_shape[1:] if side > 1] or [1]
+    return max(0, math.ceil(math.log2(min(sides) / 4)))
 
 
 @dataclass(frozen=True)

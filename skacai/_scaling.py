@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
@@ -198,3 +199,69 @@ def _overflow(scaling, sparse_input=False):
         f"X has values beyond float32's range (about 3.4e38) after scaling "
         f"(scaling={scaling!r}), and training runs in float32: {hint}."
     )
+
+
+@dataclass(frozen=True)
+class Whitening:
+    """The codes' whitening (``whiten=True``): ``(codes - mean) @ components.T / std``.
+
+    ``components`` holds the principal axes of the training codes as rows
+    (largest variance first) and ``std`` their standard deviations, so the
+    whitened training codes have zero mean and unit variance along every axis,
+    as ``PCA(whiten=True)``'s. The map is affine and invertible, so that
+    blending whitened codes and blending raw codes decode alike.
+    """
+
+    mean: np.ndarray  # (n_components,)
+    components: np.ndarray  # (n_components, n_components), orthonormal rows
+    std: np.ndarray  # (n_components,), positive
+
+    @classmethod
+    def fit(cls, codes, weights=None):
+        """The whitening of ``codes`` (rows weighted by ``weights`` if given).
+
+        Axes along which the codes do not vary (or barely: below ``1e-6`` of
+        the largest standard deviation) keep that floor as their scale, so the
+        map stays invertible; a single row gives the identity around it.
+        """
+        codes = np.asarray(codes, dtype=np.float64)
+        mean = np.average(codes, axis=0, weights=weights)
+        centred = codes - mean
+        if codes.shape[0] < 2:
+            k = codes.shape[1]
+            return cls(mean, np.eye(k), np.ones(k))
+        w = np.ones(codes.shape[0]) if weights is None else np.asarray(weights, np.float64)
+        covariance = (centred * (w / w.sum())[:, None]).T @ centred
+        variances, axes = np.linalg.eigh(covariance)
+        order = np.argsort(variances)[::-1]
+        components = axes[:, order].T
+        # A fixed sign per axis (its largest entry positive), as scikit-learn's PCA.
+        signs = np.sign(components[np.arange(len(order)), np.abs(components).argmax(1)])
+        components *= np.where(signs == 0, 1.0, signs)[:, None]
+        std = np.sqrt(np.clip(variances[order], 0.0, None))
+        floor = 1e-6 * std.max() if std.max() > 0 else 1.0
+        return cls(mean, components, np.maximum(std, floor))
+
+    @staticmethod
+    def shapes(n_components):
+        """``(name, shape)`` of the arrays that model files keep, in the fields' order."""
+        k = n_components
+        return (
+            ("whitening.mean", (k,)),
+            ("whitening.components", (k, k)),
+            ("whitening.std", (k,)),
+        )
+
+    def arrays(self):
+        """``(name, array)`` for :meth:`shapes`' names."""
+        return tuple((name, getattr(self, name.split(".")[1])) for name, _ in self.shapes(0))
+
+    def apply(self, codes):
+        """Raw codes -> whitened codes, in the codes' dtype."""
+        white = (np.asarray(codes, np.float64) - self.mean) @ self.components.T / self.std
+        return white.astype(codes.dtype, copy=False)
+
+    def invert(self, white):
+        """Whitened codes -> raw codes, in their dtype."""
+        codes = (np.asarray(white, np.float64) * self.std) @ self.components + self.mean
+        return codes.astype(white.dtype, copy=False)

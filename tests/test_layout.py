@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "skacai"
 # Lowest first. A module may import skacai modules of strictly lower layers only.
 LAYERS = [
     ("foundations", {"_version", "exceptions", "_sklearn_compat", "_optional", "_memory"}),
-    ("checks", {"_validation", "_progress"}),
+    ("checks", {"_validation", "_progress", "_versions"}),
     ("data, networks and the file format", {"_scaling", "_networks", "datasets", "_model_file"}),
     (
         "metrics, devices, state and your networks",

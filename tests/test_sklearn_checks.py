@@ -36,6 +36,7 @@ ESTIMATORS = [
     ACAITransformer(n_components=2, **FAST),
     ACAITransformer(n_components=2, adversarial_weight=0.0, scaling="feature", **FAST),
     ACAITransformer(n_components=3, scaling=None, early_stopping=True, **FAST),
+    ACAITransformer(n_components=2, whiten=True, **FAST),
     # The paper's convolutional networks, reading each row as a one-row image.
     # Several checks force n_components=1: 5 scales pool up to 32 features into
     # a single latent cell.
