@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -191,20 +193,34 @@ def _name(value):
 
 
 def _plain(value):
-    """A JSON value that stands for ``value``: numbers, strings and their lists as
-    they are, anything else by its type's name."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    """A JSON value that records ``value`` exactly: None, booleans, integers, finite
+    floats and strings (NumPy scalars as these), lists, tuples and string-keyed dicts of
+    them, and classes and named functions as ``"<package.module.Name>"``; TypeError for
+    anything else, which a model file could only record by its type."""
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise TypeError(f"{value!r} is not a finite number")
         return value
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    return f"<{_name(value)}>"
+    if isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):
+            raise TypeError("it is a dict whose keys are not all strings")
+        return {key: _plain(item) for key, item in value.items()}
+    if (inspect.isclass(value) or inspect.isroutine(value)) and "<" not in _name(value):
+        return f"<{_name(value)}>"
+    raise TypeError(f"it is a {type(value).__name__}")
 
 
 def describe(value):
     """What a model file and ``warm_start`` record of a parameter (None: skacai's own).
 
-    A JSON object: the factory's qualified name and keyword arguments (values
-    that are not numbers, strings or their lists by their type's name), or an
+    A JSON object: the factory's qualified name and keyword arguments (by value,
+    :func:`_plain`; ValueError for an argument that cannot be recorded), or an
     instance's class.
     """
     if value is None:
@@ -212,10 +228,18 @@ def describe(value):
     if isinstance(value, nn.Module):
         return {"instance": _name(value)}
     if isinstance(value, Network):
-        return {
-            "factory": _name(value.module),
-            "kwargs": {key: _plain(item) for key, item in value.kwargs.items()},
-        }
+        kwargs = {}
+        for key, item in value.kwargs.items():
+            try:
+                kwargs[key] = _plain(item)
+            except TypeError as error:
+                raise ValueError(
+                    f"{value!r}'s argument {key}={item!r} cannot be recorded in a model file "
+                    f"or compared by warm_start ({error}): pass None, booleans, numbers, "
+                    "strings, classes or named functions, or lists, tuples and string-keyed "
+                    "dicts of them, and build other objects inside the factory."
+                ) from None
+        return {"factory": _name(value.module), "kwargs": kwargs}
     return {"factory": _name(value), "kwargs": {}}
 
 

@@ -1,0 +1,122 @@
+"""Networks of the user's own that must round-trip through ``save`` and ``load``
+(issue 35, item 7): parameters in any floating dtype, tied weights, and factory
+arguments recorded by value (NumPy scalars included) or refused at fit."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from torch import nn
+
+from skacai import ACAITransformer, Network
+
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
+PARAMS = {"n_components": 2, "max_iter": 2, "batch_size": 16, "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def X():
+    return np.random.default_rng(0).normal(size=(40, 6))
+
+
+class TypedEncoder(nn.Module):
+    """An encoder whose parameters are in ``dtype`` (a string, so that it is recorded)."""
+
+    def __init__(self, n_features, n_components, dtype="float64"):
+        super().__init__()
+        self.layer = nn.Linear(n_features, n_components).to(getattr(torch, dtype))
+
+    def forward(self, x):
+        return self.layer(x.to(self.layer.weight.dtype)).to(x.dtype)
+
+
+class TiedEncoder(nn.Module):
+    """Two layers that are one: ``second`` is ``first`` (tied weights)."""
+
+    def __init__(self, n_features, n_components):
+        super().__init__()
+        self.first = nn.Linear(n_features, n_features)
+        self.second = self.first
+        self.head = nn.Linear(n_features, n_components)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.second(torch.relu(self.first(x)))))
+
+
+def round_trip(model, path, **networks):
+    model.save(path)
+    return ACAITransformer.load(path, **networks)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "bfloat16", "float16"])
+def test_parameters_in_any_float_dtype_round_trip(X, tmp_path, dtype):
+    encoder = Network(TypedEncoder, dtype=dtype)
+    model = ACAITransformer(**PARAMS, encoder=encoder).fit(X)
+    assert model.encoder_.layer.weight.dtype == getattr(torch, dtype)
+    loaded = round_trip(model, tmp_path / "model.st", encoder=encoder)
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+    loaded.partial_fit(X)  # the optimiser state, in the parameters' dtype, carries on
+    model.partial_fit(X)
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+
+
+def test_tied_weights_round_trip(X, tmp_path):
+    model = ACAITransformer(**PARAMS, encoder=TiedEncoder).fit(X)
+    loaded = round_trip(model, tmp_path / "model.st", encoder=TiedEncoder)
+    assert loaded.encoder_.first.weight is loaded.encoder_.second.weight
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+    loaded.partial_fit(X)
+    model.partial_fit(X)
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+
+
+class Wide(nn.Sequential):
+    def __init__(self, n_features, n_components, width=8, gain=1.0, sizes=(4,), options=None):
+        super().__init__(nn.Linear(n_features, int(width)), nn.Linear(int(width), n_components))
+
+
+@pytest.mark.parametrize(
+    ("saved", "given"),
+    [
+        ({"width": np.int64(8)}, {"width": np.int64(16)}),
+        ({"gain": np.float32(0.5)}, {"gain": np.float32(2.0)}),
+        ({"sizes": (np.int32(4), 2)}, {"sizes": (np.int32(5), 2)}),
+        ({"options": {"bias": True}}, {"options": {"bias": False}}),
+        ({"options": np.bool_(True)}, {"options": np.bool_(False)}),
+    ],
+)
+def test_factory_arguments_are_recorded_by_value(X, tmp_path, saved, given):
+    """A model saved with one value loads with the same value, and is refused with another
+    (a type name would have matched any value of the type)."""
+    model = ACAITransformer(**PARAMS, encoder=Network(Wide, **saved)).fit(X)
+    path = tmp_path / "model.st"
+    model.save(path)
+    ACAITransformer.load(path, encoder=Network(Wide, **saved))
+    with pytest.raises(ValueError, match=r"was saved with encoder .*Wide"):
+        ACAITransformer.load(path, encoder=Network(Wide, **given))
+    with pytest.raises(ValueError, match="encoder changed from"):  # warm_start sees it too
+        model.set_params(warm_start=True, encoder=Network(Wide, **given)).fit(X)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [torch.ones(2), object(), nn.ReLU(), float("nan"), {1: "a"}, np.ones(2)],
+    ids=["tensor", "object", "module", "nan", "int-key", "array"],
+)
+def test_a_factory_argument_no_file_can_record_is_refused_at_fit(X, value):
+    model = ACAITransformer(**PARAMS, encoder=Network(Wide, options=value))
+    refused = r"Network\(Wide, options=.*\)'s argument options=.* cannot be recorded"
+    with pytest.raises(ValueError, match=refused):
+        model.fit(X)
+    assert not hasattr(model, "encoder_")
+
+
+def test_classes_and_functions_as_arguments_are_recorded_by_name(X, tmp_path):
+    model = ACAITransformer(**PARAMS, encoder=Network(Wide, options=nn.ReLU)).fit(X)
+    path = tmp_path / "model.st"
+    model.save(path)
+    ACAITransformer.load(path, encoder=Network(Wide, options=nn.ReLU))
+    with pytest.raises(ValueError, match="was saved with encoder"):
+        ACAITransformer.load(path, encoder=Network(Wide, options=nn.Tanh))
