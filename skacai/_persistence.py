@@ -20,14 +20,11 @@ from __future__ import annotations
 
 import math
 import os
-import platform
-import warnings
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import safetensors
-import sklearn
 import torch
 from safetensors.torch import load as _load_tensors
 
@@ -40,10 +37,11 @@ from skacai._networks import (
     build_networks,
     meta_networks,
 )
+from skacai._scaling import Whitening
 from skacai._training import TERM_NAMES
 from skacai._validation import is_int
-from skacai._version import __version__
-from skacai.exceptions import ModelFileError, VersionMismatchWarning
+from skacai._versions import versions, warn_version_mismatch
+from skacai.exceptions import ModelFileError
 
 # Fitted attributes stored in the JSON description (the rest are tensors or rebuilt).
 _JSON_ATTRIBUTES = (
@@ -55,44 +53,6 @@ _JSON_ATTRIBUTES = (
     "validation_scores_",
     "best_validation_score_",
 )
-
-
-def versions():
-    """The library versions a model file records."""
-    return {
-        "skacai": __version__,
-        "torch": torch.__version__,
-        "scikit-learn": sklearn.__version__,
-        "numpy": np.__version__,
-        "safetensors": safetensors.__version__,
-        "python": platform.python_version(),
-    }
-
-
-# Versions whose difference is worth a warning: the ones that compute the model.
-_CHECKED_VERSIONS = ("skacai", "torch", "scikit-learn")
-
-
-def version_mismatches(recorded):
-    """``"name recorded -> current"`` for each checked library whose version differs."""
-    current = versions()
-    return [
-        f"{name} {recorded[name]} -> {current[name]}"
-        for name in _CHECKED_VERSIONS
-        if name in recorded and recorded[name] != current[name]
-    ]
-
-
-def warn_version_mismatch(what, recorded, *, stacklevel):
-    mismatches = version_mismatches(recorded)
-    if mismatches:
-        warnings.warn(
-            f"{what} was saved with different library versions ({', '.join(mismatches)}). "
-            "It loaded, but its outputs may differ slightly; refit or save it again with "
-            "these versions to silence this warning.",
-            VersionMismatchWarning,
-            stacklevel=stacklevel + 1,
-        )
 
 
 # ------------------------------------------------------------------ saving
@@ -144,6 +104,9 @@ def _describe(estimator):
             tensors[f"{name}.{key}"] = _unshared(tensor, stored)
     tensors["mean_"] = torch.from_numpy(np.asarray(estimator.mean_, dtype=np.float64))
     tensors["scale_"] = torch.from_numpy(np.asarray(estimator.scale_, dtype=np.float64))
+    whitening = getattr(estimator, "_whitening", None)
+    state["whitened"] = whitening is not None
+    tensors |= {k: torch.from_numpy(v) for k, v in (whitening.arrays() if whitening else ())}
     state["optimizers"] = None
     if estimator._optimizer_states is not None:
         state["optimizers"] = [
@@ -483,6 +446,10 @@ def _expected_tensors(spec, state, where, modules):
             expected[f"{name}.{key}"] = ({dtype}, tuple(tensor.shape))
     for name in ("mean_", "scale_"):
         expected[name] = ({"F64"}, (spec.n_features,))
+    if not isinstance(state.get("whitened", False), bool):
+        raise _invalid(where, "its 'whitened' field is not true or false")
+    for name, shape in Whitening.shapes(spec.n_components) if state.get("whitened") else ():
+        expected[name] = ({"F64"}, shape)
     generator_device = state.get("generator_device")
     if not isinstance(generator_device, str):
         raise _invalid(where, "the generator's device is not a string")
@@ -670,6 +637,16 @@ def _check_fitted_state(state, spec, where):
         raise _invalid(where, f"feature_names_in_ is not {spec.n_features} strings")
 
 
+def _whitening(state, tensors, where):
+    """The saved codes' whitening, or None (files from before whitening have none)."""
+    if not state.get("whitened"):
+        return None
+    arrays = [tensors[name].numpy() for name, _ in Whitening.shapes(0)]
+    if not all(np.isfinite(a).all() for a in arrays) or (arrays[-1] <= 0).any():
+        raise _invalid(where, "the saved whitening holds non-finite or non-positive values")
+    return Whitening(*arrays)
+
+
 def _restore_fitted_state(estimator, state, tensors, spec, where, modules):
     _check_fitted_state(state, spec, where)
     mean, scale = tensors["mean_"].numpy(), tensors["scale_"].numpy()
@@ -692,6 +669,7 @@ def _restore_fitted_state(estimator, state, tensors, spec, where, modules):
         module.eval()
         setattr(estimator, name, module)
     estimator.mean_, estimator.scale_ = mean, scale
+    estimator._whitening = _whitening(state, tensors, where)
     for name in _JSON_ATTRIBUTES:
         setattr(estimator, name, state[name])
     if "feature_names_in_" in state:
