@@ -1575,8 +1575,11 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             If the model is not fitted.
         ValueError
             If ``part`` or ``format`` is not one of the options, if
-            ``format="auto"`` and the suffix of ``path`` names no format, or if
-            ``mean_`` or ``scale_`` hold values that float32 cannot represent.
+            ``format="auto"`` and the suffix of ``path`` names no format, if
+            ``mean_`` or ``scale_`` hold values that float32 cannot hold
+            precisely, or if the TorchScript or pt2 graph does not compute what
+            the model computes on a fixed sample (a ``forward`` that branches on
+            the data); nothing is written then.
         FileNotFoundError
             If the folder of ``path`` does not exist.
         IsADirectoryError

@@ -133,12 +133,15 @@ def scaled_module(network, mean, scale, part, whitening=None):
         values = np.asarray(values, dtype=np.float64)
         with np.errstate(over="ignore"):
             constants[name] = values.astype(np.float32)
-        lost = (values != 0) & (constants[name] == 0)
-        if not np.isfinite(constants[name]).all() or lost.any():
+        # Nonzero values below float32's smallest normal number lose their precision
+        # (about 1e-44 keeps three bits): the graph's codes would be off by 2e-2.
+        imprecise = (values != 0) & (np.abs(constants[name]) < np.finfo(np.float32).tiny)
+        if not np.isfinite(constants[name]).all() or imprecise.any():
             raise ValueError(
                 f"cannot export this model: its {name} holds values that float32 cannot "
-                "(beyond about 3.4e38, or nonzero below about 1.4e-45), and the exported "
-                "graph runs in float32. Fit it on X multiplied or divided by a constant."
+                "hold precisely (beyond about 3.4e38, or nonzero below about 1.2e-38), and "
+                "the exported graph runs in float32. Fit it on X multiplied or divided by "
+                "a constant."
             )
     # Contiguous weights (the conv networks train channels-last): what every format
     # and runtime expects.
@@ -188,9 +191,13 @@ def _batch_dim():
     return ({0: torch.export.Dim(BATCH_AXIS)},)
 
 
+# Rows of the sample on which an exported graph is checked against the model.
+CHECK_ROWS = 64
+
+
 def _torchscript(module, example, part):
-    traced = torch.jit.trace(module, example)
-    return lambda temporary: torch.jit.save(traced, temporary)
+    traced = torch.jit.trace(module, example, check_trace=False)
+    return (lambda temporary: torch.jit.save(traced, temporary)), traced
 
 
 def _pt2(module, example, part):
@@ -201,7 +208,36 @@ def _pt2(module, example, part):
         torch.export.save(program, buffer)
         Path(temporary).write_bytes(buffer.getbuffer())
 
-    return write
+    return write, program.module()
+
+
+def check_graph(module, graph, n_inputs, part, format, notes):
+    """ValueError unless ``graph`` (the exported program, callable) computes what
+    ``module`` (the model's network between its scaling, run eagerly, as ``transform``
+    runs it) computes on a fixed sample: rows around the input's scale, their
+    negatives, and single rows. Tracing records only the path that the example took
+    through the network, so a forward that branches on the data exports wrong."""
+    z = np.random.default_rng(0).normal(size=(CHECK_ROWS, n_inputs))
+    samples = [z, -z]  # and the mirror image, so that a sign test takes both ways
+    if part == "encoder":  # raw features, scaled to z and -z by the graph
+        scaler = module.encoder if isinstance(module, WhitenedEncoder) else module
+        samples = [s * scaler.divisor.numpy() + scaler.mean.numpy() for s in samples]
+    samples = [torch.from_numpy(s.astype(np.float32)) for s in samples]
+    with torch.no_grad():
+        for batch in (*samples, *samples[0][:4, None]):
+            expected, got = module(batch).numpy(), graph(batch).numpy()
+            scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
+            if expected.shape != got.shape or not np.allclose(
+                got, expected, rtol=1e-3, atol=1e-4 * scale, equal_nan=True
+            ):
+                raise ValueError(
+                    f"cannot export the {part}: the exported {FORMATS[format]} graph gives "
+                    f"{np.array2string(got.ravel()[:4], precision=4)} where the model gives "
+                    f"{np.array2string(expected.ravel()[:4], precision=4)} on the same "
+                    f"{len(batch)} rows. Its forward must take the same operations for any "
+                    "input (no Python branch or loop on the data's values: use torch.where); "
+                    f"format='pt2' refuses such a forward when it is exported.{notes}"
+                )
 
 
 def _onnx(module, example, part):
@@ -216,7 +252,7 @@ def _onnx(module, example, part):
         dynamic_shapes=_batch_dim(),
         verbose=False,
     )
-    return lambda temporary: program.save(temporary, external_data=False)
+    return (lambda temporary: program.save(temporary, external_data=False)), None
 
 
 _WRITERS = {"torchscript": _torchscript, "pt2": _pt2, "onnx": _onnx}
@@ -260,5 +296,15 @@ def export(path, network, mean, scale, *, n_inputs, part, format, whitening=None
     module = scaled_module(network, mean, scale, part, whitening)
     example = torch.zeros(EXAMPLE_ROWS, n_inputs)
     with _quiet_torch():
-        write = _WRITERS[format](module, example, part)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", torch.jit.TracerWarning)
+            write, graph = _WRITERS[format](module, example, part)
+        notes = []
+        for w in caught:  # the tracer's notes explain a refusal; the rest pass on
+            if issubclass(w.category, torch.jit.TracerWarning):
+                notes.append(f" torch noted while tracing: {w.message}")
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if graph is not None:  # ONNX graphs run in their own runtimes: not checked here
+            check_graph(module, graph, n_inputs, part, format, "".join(notes[:1]))
         atomic_write(path, write, "exported file")

@@ -120,3 +120,57 @@ def test_classes_and_functions_as_arguments_are_recorded_by_name(X, tmp_path):
     ACAITransformer.load(path, encoder=Network(Wide, options=nn.ReLU))
     with pytest.raises(ValueError, match="was saved with encoder"):
         ACAITransformer.load(path, encoder=Network(Wide, options=nn.Tanh))
+
+
+# ---------------------------------------------------------------- exports, right or refused
+
+
+class Branching(nn.Module):
+    """An encoder whose forward takes a Python branch on the data: tracing records the
+    branch the example took (zeros), whatever the data later say."""
+
+    def __init__(self, n_features, n_components):
+        super().__init__()
+        self.layer = nn.Linear(n_features, n_components)
+
+    def forward(self, x):
+        if bool(x[:, 0].mean() > 0):
+            return self.layer(x)
+        return self.layer(x) * 0.0
+
+
+def exported_codes(path, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch deprecates TorchScript
+        graph = torch.jit.load(path)
+    return graph(torch.from_numpy(X.astype(np.float32))).numpy()
+
+
+def test_an_export_that_does_not_compute_transform_is_refused(X, tmp_path):
+    model = ACAITransformer(**PARAMS, encoder=Branching).fit(X)
+    path = tmp_path / "encoder.pt"
+    with pytest.raises(
+        ValueError, match=r"the exported TorchScript graph gives .* where the model"
+    ):
+        model.export(path)
+    assert not path.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_scale_float32_holds_imprecisely_is_refused(X, tmp_path):
+    """scale_ of about 1e-44 is a float32 subnormal with three significant bits: the
+    exported graph's codes were off by 2e-2."""
+    small = (X + 10.0) * 1e-44
+    model = ACAITransformer(**PARAMS, hidden_layer_sizes=(8,), scaling="feature").fit(small)
+    with pytest.raises(
+        ValueError, match=r"cannot export this model: its (mean_|scale_) .*float32"
+    ):
+        model.export(tmp_path / "encoder.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_export_that_computes_transform_still_passes(X, tmp_path):
+    model = ACAITransformer(**PARAMS, encoder=TiedEncoder).fit(X)
+    model.export(tmp_path / "encoder.pt")
+    np.testing.assert_allclose(
+        exported_codes(tmp_path / "encoder.pt", X), model.transform(X), rtol=1e-4, atol=1e-5
+    )
