@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+import threading
 
 import numpy as np
 import torch
@@ -252,6 +253,9 @@ def text(description):
     return f"{description['factory']}({arguments})"
 
 
+_SEEDING = threading.RLock()  # reentrant: a factory may fit a model with a factory
+
+
 def build(part, value, shapes, seed):
     """The ``part``'s module from its parameter ``value`` (not None), on the CPU.
 
@@ -265,7 +269,10 @@ def build(part, value, shapes, seed):
         module = copy.deepcopy(value)
     else:
         factory = value if isinstance(value, Network) else Network(value)
-        with torch.random.fork_rng(devices=[]):  # the CPU generator, restored after
+        # torch's CPU generator is global: one factory at a time seeds it, draws and
+        # restores it, so that fits in threads neither mix their draws nor leave the
+        # caller's generator changed.
+        with _SEEDING, torch.random.fork_rng(devices=[]):
             torch.random.default_generator.manual_seed(seed)
             try:
                 module = factory(**shapes)

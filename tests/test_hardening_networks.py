@@ -2,6 +2,8 @@
 (issue 35, item 7): parameters in any floating dtype, tied weights, and factory
 arguments recorded by value (NumPy scalars included) or refused at fit."""
 
+import threading
+import time
 import warnings
 
 import numpy as np
@@ -174,3 +176,38 @@ def test_an_export_that_computes_transform_still_passes(X, tmp_path):
     np.testing.assert_allclose(
         exported_codes(tmp_path / "encoder.pt", X), model.transform(X), rtol=1e-4, atol=1e-5
     )
+
+
+# ------------------------------------------------------------ factories fitted in threads
+
+
+class Slow(nn.Sequential):
+    """A factory that draws weights, waits (another thread's factory runs meanwhile) and
+    draws more: its weights are the seeded ones only if no other factory reseeds torch's
+    generator in between."""
+
+    def __init__(self, n_features, n_components):
+        first = nn.Linear(n_features, 8)
+        time.sleep(0.2)
+        super().__init__(first, nn.ReLU(), nn.Linear(8, n_components))
+
+
+def test_factories_fitted_in_threads_are_reproducible(X):
+    def fit(seed):
+        return ACAITransformer(**PARAMS | {"random_state": seed}, encoder=Slow).fit(X)
+
+    serial = [fit(seed).transform(X) for seed in (0, 1)]
+    torch.manual_seed(1234)
+    caller = torch.get_rng_state()
+    results = {}
+    threads = [
+        threading.Thread(target=lambda seed=seed: results.update({seed: fit(seed)}))
+        for seed in (0, 1)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert torch.equal(torch.get_rng_state(), caller)  # the caller's generator untouched
+    for seed in (0, 1):
+        np.testing.assert_array_equal(results[seed].transform(X), serial[seed])
