@@ -26,6 +26,7 @@ from skacai._validation import (
     check_sparse_structure,
     checked,
     csr_rows,
+    finite_real,
     interpolation_alphas,
     sample_weights,
 )
@@ -388,7 +389,8 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     best_validation_score_ : float or None
         Best of ``validation_scores_``, the epoch whose weights the model
-        keeps; None without early stopping.
+        keeps; None without early stopping, or where no epoch was scored (a
+        Ctrl-C while the first one was).
 
     device_ : str
         Device holding the networks. A model unpickled is on ``"cpu"``.
@@ -1024,12 +1026,13 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         def score(_networks):  # this estimator's own networks, as inference uses them
             value = self.scoring(self, scored)
-            if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value):
+            number = finite_real(value)
+            if number is None:
                 raise ValueError(
                     f"scoring={self.scoring!r} returned {value!r} in epoch {self.n_iter_}; "
                     "it must return a finite real number (higher is better)."
                 )
-            return float(value)
+            return number
 
         return score
 

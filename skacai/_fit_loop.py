@@ -83,7 +83,7 @@ class EarlyStopping:
         validating = score is not None
         self.best_loss = None if validating else np.inf
         self.validation_scores = [] if validating else None
-        self.best_validation_score = -np.inf if validating else None
+        self.best_validation_score = None  # no epoch scored yet
         self.best_state = None
         self.epochs = 0  # seen by converged, the one being scored included
         self.best_epoch = None  # of this fit's epochs (1 is the first), where validating
@@ -97,8 +97,15 @@ class EarlyStopping:
         else:
             with inference_state(networks):
                 score = self.score(networks)
+            if not np.isfinite(score):
+                raise ValueError(
+                    f"the validation score of epoch {self.epochs} is {score}: the "
+                    "reconstruction error of the validation rows overflows, so early "
+                    "stopping cannot compare epochs. Give validation data on the training "
+                    "data's scale (the same units, without outliers far beyond it)."
+                )
             self.validation_scores.append(score)
-            best = self.best_validation_score
+            best = -np.inf if self.best_validation_score is None else self.best_validation_score
         self._no_improvement = self._no_improvement + 1 if score < best + self.tol else 0
         if score > best and self.score is None:
             self.best_loss = -score
@@ -112,9 +119,12 @@ class EarlyStopping:
 def reconstruction_score(X_val, padded, weights=None):
     """``score(networks)``: ``-MSE`` of the networks' reconstruction of the tensor
     ``X_val`` (scaled as for training; padded images compared whole for ``padded``),
-    its rows weighted by the tensor ``weights`` if given. :class:`SparseRows` are
-    densified batch by batch, as inference densifies sparse X (the dense tensor's
-    score exactly, where they fit in one batch)."""
+    its rows weighted by the tensor ``weights`` if given (only their ratios count: they
+    are divided by the largest, so that no sum overflows). Computed in float64.
+    :class:`SparseRows` are densified batch by batch, as inference densifies sparse X
+    (the dense tensor's score exactly, where they fit in one batch)."""
+    if weights is not None:
+        weights = weights.double() / weights.max()
 
     def score(networks):
         with torch.no_grad(), uncropped(networks.decoder) if padded else nullcontext():
@@ -129,8 +139,9 @@ def reconstruction_score(X_val, padded, weights=None):
 
 
 def _squared_errors(networks, x):
-    """The squared errors of the networks' reconstruction of the rows ``x``."""
-    return (networks.decoder(networks.encoder(x)) - x).square()
+    """The squared errors of the networks' reconstruction of the rows ``x``, in float64
+    (those of float32 rows far beyond the training data's scale overflow float32)."""
+    return (networks.decoder(networks.encoder(x)) - x).double().square()
 
 
 def _sparse_score(networks, X_val, weights):

@@ -7,7 +7,8 @@ Every check raises a ValueError that names what was wrong and what to pass inste
 from __future__ import annotations
 
 import math
-from numbers import Integral
+from decimal import Decimal
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import check_array
@@ -152,6 +153,22 @@ def sample_weights(sample_weight, X):
     if not keep.all():
         X, weights = X[keep], weights[keep]
     return X, (None if np.all(weights == weights[0]) else weights)
+
+
+def finite_real(value):
+    """``value`` as a float if it is a finite real number of any type a user may compute
+    (int, float, NumPy and 0-d array scalars, Fraction, Decimal, a 0-d tensor); None
+    otherwise (a bool, a complex number, an array of several values, NaN, an infinity,
+    an int beyond float's range)."""
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):  # 0-d array / tensor
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Real, Decimal)):
+        return None
+    try:
+        number = float(value)
+    except (OverflowError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def check_image_shape(image_shape, n_features, subject):
