@@ -1026,8 +1026,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         def score(_networks):  # this estimator's own networks, as inference uses them
             value = self.scoring(self, scored)
-            number = finite_real(value)
-            if number is None:
+            if (number := finite_real(value)) is None:
                 raise ValueError(
                     f"scoring={self.scoring!r} returned {value!r} in epoch {self.n_iter_}; "
                     "it must return a finite real number (higher is better)."
