@@ -374,7 +374,15 @@ class StepGraph:
 
 
 def _order(n, shuffle, weights, generator):
-    """The rows of one epoch, in order: drawn by ``weights``, shuffled, or None (as stored)."""
+    """The rows of one epoch, in order: drawn by ``weights``, shuffled, or None (as stored).
+
+    ``torch.multinomial`` takes at most 2**24 rows; more are drawn by inverting the
+    weights' cumulative sum (in float64), with the same distribution."""
+    if weights is not None and len(weights) > 2**24:
+        cumulative = torch.cumsum(weights, 0, dtype=torch.float64)
+        draws = torch.rand(n, generator=generator, dtype=torch.float64, device=weights.device)
+        rows = torch.searchsorted(cumulative, draws * cumulative[-1], right=True)
+        return rows.clamp_(max=len(weights) - 1)
     if weights is not None:
         return torch.multinomial(weights, n, replacement=True, generator=generator)
     if shuffle:

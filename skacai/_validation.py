@@ -131,8 +131,9 @@ def is_int(value):
 
 
 def sample_weights(sample_weight, X):
-    """X's rows with positive weight and their weights; None for weights that are all
-    equal (they change nothing, so training takes the unweighted path exactly)."""
+    """X's rows with positive weight and their weights, divided by the largest (only
+    their ratios matter, at any scale); None for weights that are all equal (they
+    change nothing, so training takes the unweighted path exactly)."""
     if sample_weight is None:
         return X, None
     try:
@@ -142,13 +143,14 @@ def sample_weights(sample_weight, X):
             f"sample_weight is invalid ({error}): pass one finite, non-negative weight "
             f"per row of X ({X.shape[0]} rows), not all zero, or None."
         ) from None
-    with np.errstate(over="ignore"):
-        total = weights.sum()
-    if not np.isfinite(total):
+    if np.any((weights > 0) & (weights < np.finfo(np.float64).tiny)):
         raise ValueError(
-            "sample_weight is invalid: its sum overflows float64; divide the weights by "
-            "a constant (only their ratios matter)."
+            "sample_weight is invalid: it holds weights below the smallest normal float64 "
+            "(2.2e-308), whose few significant digits (5e-324 has one) do not keep the "
+            "ratios you computed; multiply the weights by a constant (only their ratios "
+            "matter)."
         )
+    weights = weights / weights.max()  # only the ratios matter: no sum overflows
     keep = weights > 0
     if not keep.all():
         X, weights = X[keep], weights[keep]

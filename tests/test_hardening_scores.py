@@ -80,3 +80,52 @@ def test_a_ctrl_c_while_scoring_the_first_epoch_records_no_best_score(data):
         model.fit(X, X_val=X_val)
     assert model.validation_scores_ == []
     assert model.best_validation_score_ is None
+
+
+# ------------------------------------------------------------------------------ weights
+
+FEATURE = {"n_components": 2, "max_iter": 1, "random_state": 0, "scaling": "feature"}
+
+
+@pytest.fixture(scope="module")
+def weighted():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(60, 4)) + 3.0, rng.uniform(1.0, 2.0, 60)
+
+
+@pytest.mark.parametrize("factor", [1e-300, 1e300, 1e307])
+def test_only_the_weights_ratios_matter_at_any_scale(weighted, factor):
+    X, weights = weighted
+    reference = ACAITransformer(**FEATURE).fit(X, sample_weight=weights)
+    model = ACAITransformer(**FEATURE).fit(X, sample_weight=weights * factor)
+    np.testing.assert_allclose(model.mean_, reference.mean_, rtol=1e-12)
+    np.testing.assert_allclose(model.scale_, reference.scale_, rtol=1e-12)
+    np.testing.assert_allclose(model.transform(X), reference.transform(X), rtol=1e-5, atol=1e-6)
+
+
+def test_one_huge_weight_is_a_weight_not_an_error_about_the_data(weighted):
+    X, _ = weighted
+    weights = np.ones(len(X))
+    weights[0] = 1e308
+    model = ACAITransformer(**FEATURE).fit(X, sample_weight=weights)
+    np.testing.assert_allclose(model.mean_, np.average(X, axis=0, weights=weights / 1e308))
+
+
+def test_subnormal_weights_whose_ratios_are_lost_are_refused(weighted):
+    X, weights = weighted
+    with pytest.raises(ValueError, match=r"sample_weight .* below .*smallest normal float64"):
+        ACAITransformer(**FEATURE).fit(X, sample_weight=weights * 5e-324)
+
+
+def test_rows_are_drawn_by_weight_beyond_two_to_the_24(monkeypatch):
+    """torch.multinomial takes at most 2**24 categories; a weighted fit on more rows
+    drew its rows another way, with the same distribution."""
+    from skacai import _training
+
+    n = 2**24 + 8
+    weights = torch.zeros(n, dtype=torch.float32)
+    weights[[3, n - 1]] = torch.tensor([1.0, 3.0])
+    rows = _training._order(4000, False, weights, torch.Generator().manual_seed(0))
+    assert rows.dtype == torch.int64 and rows.shape == (4000,)
+    assert set(rows.tolist()) == {3, n - 1}
+    assert abs((rows == n - 1).float().mean().item() - 0.75) < 0.03
