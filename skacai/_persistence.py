@@ -681,6 +681,7 @@ def _restore_fitted_state(estimator, state, tensors, spec, where, modules):
         estimator._check_same_networks(estimator._hidden_layer_sizes(), "loading")
     except ValueError as error:
         raise _invalid(where, str(error)) from None
+    _check_padding(estimator, state["network_spec"], where)
     estimator._optimizer_states = None
     if state["optimizers"] is not None:
         networks = Networks(*networks)
@@ -690,6 +691,25 @@ def _restore_fitted_state(estimator, state, tensors, spec, where, modules):
             for saved, params in zip(state["optimizers"], parameters, strict=True)
         )
     estimator._generator_state = (device, generator_state)
+
+
+def _check_padding(estimator, saved_spec, where):
+    """The padding fields the file holds (files from before them hold none) must be those
+    the parameters give (``ACAITransformer._padding``): the training step reads them."""
+    expected = estimator._padding()
+    wrong = [
+        f"{name}={saved_spec[name]!r}"
+        for name, value in expected.items()
+        if name in saved_spec and saved_spec[name] != value
+    ]
+    if wrong:
+        settings = ", ".join(f"{name}={value!r}" for name, value in expected.items())
+        raise _invalid(
+            where,
+            f"its network's {' and '.join(wrong)} contradicts its parameters (architecture "
+            f"{estimator._architecture()!r}, scaling {estimator.scaling!r}), which give "
+            f"{settings}",
+        )
 
 
 _ADAM_GROUP = {

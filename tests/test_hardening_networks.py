@@ -211,3 +211,35 @@ def test_factories_fitted_in_threads_are_reproducible(X):
     assert torch.equal(torch.get_rng_state(), caller)  # the caller's generator untouched
     for seed in (0, 1):
         np.testing.assert_array_equal(results[seed].transform(X), serial[seed])
+
+
+# ------------------------------------------------------- padding fields of a model file
+
+CONV = {"n_components": 4, "image_shape": (4, 4), "n_scales": 1, "conv_width": 2}
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "value"),
+    [
+        ({}, "loss_on_padding", True),
+        ({}, "pad_center", True),
+        ({}, "pad_value", 3.0),
+        (CONV, "loss_on_padding", True),
+        (CONV | {"scaling": "minmax"}, "loss_on_padding", False),
+        (CONV | {"scaling": "minmax"}, "pad_value", 0.0),
+    ],
+)
+def test_padding_fields_that_contradict_the_parameters_are_refused(tmp_path, params, field, value):
+    """A forged padding field loaded, then partial_fit raised AttributeError (or trained
+    networks other than those the parameters describe)."""
+    from skacai import _model_file, _persistence
+    from skacai.exceptions import ModelFileError
+
+    X = np.random.default_rng(0).uniform(size=(40, 16))
+    model = ACAITransformer(**PARAMS | {"n_components": 2} | params).fit(X)
+    description, tensors = _persistence._describe(model)
+    description["state"]["network_spec"][field] = value
+    path = tmp_path / "forged.st"
+    path.write_bytes(_model_file.serialize(description, tensors))
+    with pytest.raises(ModelFileError, match=f"invalid model description: its network's {field}="):
+        ACAITransformer.load(path)
