@@ -16,6 +16,7 @@ import stat
 import struct
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import save as _save_tensors
@@ -32,6 +33,23 @@ FORMAT_VERSION = 1
 MAX_HEADER_BYTES = 100 * 2**20
 # The tensor dtypes a model file uses (safetensors' names).
 DTYPES = {"F32", "F64", "BF16", "F16", "U8", "I64"}
+
+
+# The dtypes of the parameter arrays that ``save`` records: booleans, integers and
+# floats of at most 16 bytes, in any byte order. Any other dtype string (a string,
+# void, structured or object dtype, whose size a file may claim at will) is refused
+# before NumPy builds it.
+_ARRAY_DTYPE = re.compile(r"[<>|=]?(b1|[iu](1|2|4|8)|f(2|4|8|16))")
+
+
+def array_dtype(text):
+    """The NumPy dtype of a parameter array read from a file; TypeError for any other."""
+    if not isinstance(text, str) or not _ARRAY_DTYPE.fullmatch(text):
+        raise TypeError(
+            f"a parameter array has dtype {str(text)[:40]!r}; model files record arrays of "
+            "booleans, integers or floats only"
+        )
+    return np.dtype(text)
 
 
 def digest(description_json, tensors):

@@ -573,7 +573,7 @@ def _decode_param(value):
     if isinstance(value, dict) and set(value) == {"__tuple__"}:
         return tuple(_decode_param(v) for v in value["__tuple__"])
     if isinstance(value, dict) and set(value) == {"__array__", "dtype"}:
-        return np.asarray(value["__array__"], dtype=np.dtype(value["dtype"]))
+        return np.asarray(value["__array__"], dtype=_model_file.array_dtype(value["dtype"]))
     if isinstance(value, dict) and set(value) == {"__random_state__"}:
         kind, keys, position, has_gauss, cached = value["__random_state__"]
         random_state = np.random.RandomState()
@@ -697,11 +697,7 @@ def _check_padding(estimator, saved_spec, where):
     """The padding fields the file holds (files from before them hold none) must be those
     the parameters give (``ACAITransformer._padding``): the training step reads them."""
     expected = estimator._padding()
-    wrong = [
-        f"{name}={saved_spec[name]!r}"
-        for name, value in expected.items()
-        if name in saved_spec and saved_spec[name] != value
-    ]
+    wrong = [f"{k}={saved_spec[k]!r}" for k, v in expected.items() if saved_spec.get(k, v) != v]
     if wrong:
         settings = ", ".join(f"{name}={value!r}" for name, value in expected.items())
         raise _invalid(

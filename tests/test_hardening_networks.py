@@ -243,3 +243,35 @@ def test_padding_fields_that_contradict_the_parameters_are_refused(tmp_path, par
     path.write_bytes(_model_file.serialize(description, tensors))
     with pytest.raises(ModelFileError, match=f"invalid model description: its network's {field}="):
         ACAITransformer.load(path)
+
+
+# ------------------------------------------------------------ bounded cost of a model file
+
+
+@pytest.mark.parametrize(
+    "dtype", ["<U200000000", "V100000000", "<f8,(100000000,)i1", "O", "<M8[ns]", "<c16"]
+)
+def test_a_parameter_array_of_a_forged_dtype_is_refused_at_no_cost(tmp_path, dtype):
+    """A 1 kB file whose parameter array claimed a 800 MB string dtype cost 6.7 s and
+    2.2 GB to load (and loaded)."""
+    import time
+    import tracemalloc
+
+    from skacai import _model_file, _persistence
+    from skacai.exceptions import ModelFileError
+
+    model = ACAITransformer(**PARAMS)
+    description, tensors = _persistence._describe(model)
+    description["params"]["hidden_layer_sizes"] = {"__array__": [8, 8], "dtype": dtype}
+    path = tmp_path / "forged.st"
+    path.write_bytes(_model_file.serialize(description, tensors))
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(ModelFileError, match=r"dtype .* booleans, integers or floats"):
+            ACAITransformer.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - start < 1.0
+    assert peak < 2**24
