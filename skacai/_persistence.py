@@ -263,6 +263,13 @@ def _check_layout(cls, description, table, where, own, size):
         spec = _network_spec(state.get("network_spec"), table, where)
         if spec.custom != saved:
             raise _invalid(where, "its networks are not those its parameters describe")
+        for name in ("mean_", "scale_"):  # the width, before the user's networks are built
+            if name in table and tuple(table[name][1]) != (spec.n_features,):
+                raise _invalid(
+                    where,
+                    f"it names {spec.n_features} features, but its tensor {name!r} holds "
+                    f"{list(table[name][1])} values",
+                )
         modules = _custom.build_for_file(spec, own, size, where)
         _check_own_tensors(modules, table, where)
         expected = _expected_tensors(spec, state, where, modules)

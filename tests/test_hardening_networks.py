@@ -275,3 +275,26 @@ def test_a_parameter_array_of_a_forged_dtype_is_refused_at_no_cost(tmp_path, dty
         tracemalloc.stop()
     assert time.perf_counter() - start < 1.0
     assert peak < 2**24
+
+
+def test_a_forged_width_is_refused_before_the_networks_are_built(X, tmp_path):
+    """A forged n_features made load build the user's networks at that width (+2 GB,
+    6.7 s for a large file) before the tensor table, which contradicts it, was read."""
+    from skacai import _model_file, _persistence
+    from skacai.exceptions import ModelFileError
+
+    widths = []
+
+    def encoder(n_features, n_components):
+        widths.append(n_features)
+        return nn.Linear(n_features, n_components)
+
+    model = ACAITransformer(**PARAMS, encoder=encoder).fit(X)
+    description, tensors = _persistence._describe(model)
+    description["state"]["network_spec"]["n_features"] = 5000
+    path = tmp_path / "forged.st"
+    path.write_bytes(_model_file.serialize(description, tensors))
+    widths.clear()
+    with pytest.raises(ModelFileError, match=r"names 5000 features, but its tensor 'mean_'"):
+        ACAITransformer.load(path, encoder=encoder)
+    assert widths == []
