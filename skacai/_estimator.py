@@ -916,9 +916,11 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _initialize(self, X, hidden_layer_sizes, rng, device, weights=None):
         """Fresh scaling statistics, networks, optimiser state and generator."""
         network_spec = self._network_spec_for(X.shape[1], hidden_layer_sizes)
-        mean, scale = _scaling.statistics(X, self._scaling(X), weights)
-        # Raises ValueError for an impossible geometry, before anything is set.
+        # Raises ValueError for an impossible geometry, MemoryError for networks that
+        # do not fit, before anything is set or allocated (the scaling holds 2 x 8
+        # bytes per feature).
         networks = self._build_networks(network_spec, X, rng, device)
+        mean, scale = _scaling.statistics(X, self._scaling(X), weights)
         if not all(network_spec.builtin):
             rows = X[:2].toarray() if sparse.issparse(X) else X[:2]
             first = _scaling.to_float32(rows, mean, scale, self.scaling)

@@ -131,3 +131,22 @@ def test_the_check_leaves_a_valid_matrix_untouched(X, model):
     ):
         np.testing.assert_array_equal(before, after)
     np.testing.assert_allclose(model.transform(Y), model.transform(X.toarray()), rtol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_matrix_too_wide_to_train_is_refused_before_anything_is_allocated(method):
+    """An empty CSR of 2 x 3e8 allocated its scaling (4.5 GiB) before the memory check
+    refused the networks."""
+    import tracemalloc
+
+    X = scipy.sparse.csr_matrix((2, 300_000_000))
+    model = ACAITransformer(n_components=2)
+    tracemalloc.start()
+    try:
+        with pytest.raises(MemoryError, match="300,000,000 features"):
+            getattr(model, method)(X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**26, f"{peak / 2**20:.0f} MiB"
+    assert not hasattr(model, "mean_")
