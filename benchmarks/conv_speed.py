@@ -27,6 +27,10 @@ it can only be compared across processes.
     python benchmarks/conv_speed.py --threads 1 2 --json benchmarks/results/conv_speed.jsonl
     python benchmarks/conv_speed.py --threads 1 --widths 8 --batch-sizes 64 --seconds 3
     python benchmarks/conv_speed.py --heap 8 --threads 1 --json benchmarks/results/conv_speed.jsonl
+    python benchmarks/conv_speed.py --profile 30 --threads 1 --widths 8 --batch-sizes 64
+
+``--profile N`` prints, for each variant, ``torch.profiler``'s operators by self
+CPU time over N training steps (``partial_fit``), grouped by input shapes.
 """
 
 from __future__ import annotations
@@ -208,6 +212,34 @@ def run_speed(args, X):
     }
 
 
+# --------------------------------------------------------------------- profile
+
+
+def run_profile(args, X):
+    """``torch.profiler`` over ``--profile`` steps of each variant: the operators that
+    took the most time (self CPU), by input shapes, per step."""
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.set_num_threads(args.threads[0])
+    for name in VARIANTS:
+        model = model_for(args.widths[0], args.batch_sizes[0], "float32")
+        rows = X[: args.profile * args.batch_sizes[0]]
+        with variant(name), ignore_convergence():
+            model.partial_fit(rows)  # warm-up
+            with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as profiler:
+                model.partial_fit(rows)
+        events = profiler.key_averages(group_by_input_shape=True)
+        total = sum(event.self_cpu_time_total for event in events)
+        print(f"\n{name}: {total / 1e3 / args.profile:.1f} ms per step (self CPU, all operators)")
+        for event in sorted(events, key=lambda e: -e.self_cpu_time_total)[:12]:
+            shapes = ", ".join(str(shape) for shape in event.input_shapes[:3] if shape)
+            print(
+                f"  {event.self_cpu_time_total / 1e3 / args.profile:7.2f} ms "
+                f"{100 * event.self_cpu_time_total / total:5.1f} % "
+                f"{event.count / args.profile:5.1f}x {event.key:28s} {shapes}"
+            )
+
+
 # ------------------------------------------------------------------------ heap
 
 _CHILD = """
@@ -283,10 +315,14 @@ def main(argv=None):
     parser.add_argument("--gemm", type=int, default=1024, help="side of the GEMM's matrices")
     parser.add_argument("--bf16", action="store_true", help="time bfloat16 on any CPU")
     parser.add_argument("--heap", type=int, default=0, help="processes per heap setting")
+    parser.add_argument("--profile", type=int, default=0, help="profile this many steps")
     parser.add_argument("--data", type=Path, default=DEFAULT_MNIST)
     parser.add_argument("--json", type=Path, help="append the results as one JSON line")
     args = parser.parse_args(argv)
     X = load_mnist(args.data)[0][: args.rows].astype(np.float32)
+    if args.profile:
+        run_profile(args, X)
+        return
     if args.heap:
         import tempfile
 
