@@ -362,3 +362,49 @@ def catch(function, *args):
     except Exception as error:  # reported to the test's thread
         return error
     return None
+
+
+# ------------------------------------------------- what the commands echo of files and names
+
+
+def assert_printable(text):
+    """Every line printable: no control character, escape sequence or lone surrogate."""
+    for line in text.splitlines():
+        assert line.isprintable(), repr(line)
+
+
+def test_the_benchmarks_listing_escapes_what_it_echoes_and_never_fails(tmp_path, capsys):
+    folder = tmp_path / "bench\x1b[2J"
+    folder.mkdir()
+    (folder / "plain.py").write_text('"""A plain script."""\n')
+    (folder / "escape.py").write_text('"""Clears \x1b[2J the screen\x07."""\n')
+    (folder / "name\x1b]0;pwned\x07.py").write_text('"""Its name sets a title."""\n')
+    (folder / "nul.py").write_bytes(b'"""Nul."""\n\x00\n')
+    (folder / "latin1.py").write_bytes(b'"""caf\xe9"""\n')
+    (folder / "deep.py").write_text("x = 1" + "-1" * 200_000 + "\n")  # RecursionError
+    os.mkfifo(folder / "fifo.py")
+    (folder / "dangling.py").symlink_to(folder / "missing")
+    try:
+        os.close(os.open(os.fsencode(folder) + b"/bad\xff.py", os.O_CREAT | os.O_WRONLY))
+    except OSError:  # a file system that takes only UTF-8 names
+        pass
+    code, out, err = cli(capsys, "benchmarks", "--dir", folder)
+    assert code == 0, err
+    assert_printable(out)
+    assert "A plain script." in out and "Clears \\x1b[2J the screen\\x07." in out
+    assert "name\\x1b]0;pwned\\x07  Its name sets a title." in out
+    for name in ("nul", "latin1", "deep"):
+        assert f"  {name} " in out
+    assert "fifo" not in out and "dangling" not in out
+
+
+def test_success_lines_escape_the_names_they_echo(fitted, tmp_path, capsys):
+    _, folder = fitted
+    out = tmp_path / "codes\x1b[2J.npy"
+    code, stdout, err = cli(capsys, "transform", folder / "model.st", folder / "X.npy", "-o", out)
+    assert code == 0, err
+    assert_printable(stdout)
+    assert "codes\\x1b[2J.npy" in stdout
+    code, stdout, err = cli(capsys, "export", folder / "model.st", "-o", tmp_path / "e\x1b.pt")
+    assert code == 0, err
+    assert_printable(stdout)

@@ -62,6 +62,13 @@ def quote(path):
     return repr(str(path))
 
 
+def shown(text):
+    """``text`` (a path, a file's content) as a command prints it: control characters and
+    undecodable bytes escaped (``\\x1b``), so that no file name or content reaches the
+    terminal as a control sequence, or stops a print that cannot encode it."""
+    return printable(str(text))
+
+
 def require_matplotlib():
     """matplotlib, or a :class:`CommandError` that says how to install it."""
     try:

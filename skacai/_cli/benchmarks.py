@@ -7,7 +7,7 @@ import ast
 import sys
 from pathlib import Path
 
-from skacai._cli._common import EXIT_OK, PROG, CommandError, quote
+from skacai._cli._common import EXIT_OK, PROG, CommandError, quote, shown
 
 NAME = "benchmarks"
 HELP = "list the benchmark scripts of a source checkout, or run one"
@@ -68,8 +68,8 @@ def benchmark_scripts(folder):
             continue
         try:
             docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
-        except (SyntaxError, ValueError, OSError):
-            docstring = None
+        except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):
+            docstring = None  # not Python, not UTF-8, unreadable, or nested too deep
         summary = docstring.strip().splitlines()[0] if docstring and docstring.strip() else ""
         scripts[path.stem] = summary or "(no description)"
     return scripts
@@ -84,10 +84,10 @@ def run(args):
     if args.name is None:
         if not scripts:
             raise CommandError(f"no benchmark scripts (*.py) in {quote(folder)}")
-        print(f"Benchmark scripts in {folder} (run one: {PROG} benchmarks NAME [ARGS...]):")
-        width = max(len(name) for name in scripts)
-        for name, summary in scripts.items():
-            print(f"  {name:<{width}}  {summary}")
+        print(f"Benchmark scripts in {shown(folder)} (run one: {PROG} benchmarks NAME [ARGS...]):")
+        width = max(len(shown(name)) for name in scripts)
+        for name, summary in scripts.items():  # names and docstrings: escaped
+            print(f"  {shown(name):<{width}}  {shown(summary)}")
         return EXIT_OK
     name = args.name.removesuffix(".py")
     if name not in scripts:

@@ -3,7 +3,7 @@ TorchScript, a torch.export program or ONNX."""
 
 from __future__ import annotations
 
-from skacai._cli._common import EXIT_OK, PROG, CommandError
+from skacai._cli._common import EXIT_OK, PROG, CommandError, shown
 from skacai._cli._files import check_output_file, load_model
 from skacai._export import FORMATS, ONNX_HINT, PARTS, resolve_format
 
@@ -67,6 +67,6 @@ def run(args):
         shapes.reverse()
     print(
         f"Wrote the {args.part} ({' -> '.join(shapes)}, float32, any number of rows) as "
-        f"{FORMATS[format]} to {output}"
+        f"{FORMATS[format]} to {shown(output)}"
     )
     return EXIT_OK

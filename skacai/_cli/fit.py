@@ -18,7 +18,7 @@ from skacai._cli._args import (
     count_or_auto,
     parse_assignment,
 )
-from skacai._cli._common import EXIT_OK, PROG
+from skacai._cli._common import EXIT_OK, PROG, shown
 from skacai._cli._files import check_output_file, load_data_arg
 from skacai._estimator import ACAITransformer
 
@@ -239,5 +239,5 @@ def run(args):
     else:
         print(f"epochs: 0 (max_iter={model.max_iter}): no epoch completed")
     n_components = len(model.get_feature_names_out())
-    print(f"Model ({n_components} components) saved to {output}")
+    print(f"Model ({n_components} components) saved to {shown(output)}")
     return EXIT_OK

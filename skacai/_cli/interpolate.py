@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from skacai._cli._args import DATA_FORMATS, add_data_options, add_file_arguments, int_at_least
-from skacai._cli._common import EXIT_OK, MATPLOTLIB_HINT, PROG, require_matplotlib
+from skacai._cli._common import EXIT_OK, MATPLOTLIB_HINT, PROG, require_matplotlib, shown
 from skacai._cli._files import FRAMES_SUFFIXES, check_output_file, load_data_arg, load_model
 from skacai._model_file import atomic_write, save_figure
 
@@ -112,7 +112,7 @@ def _save_frames(model, X, starts, ends, args):
                 np.save(file, frames)
 
     atomic_write(frames_out, write, "frames file")
-    print(f"Wrote frames of shape {frames.shape} ({frames.dtype}) to {frames_out}")
+    print(f"Wrote frames of shape {frames.shape} ({frames.dtype}) to {shown(frames_out)}")
 
 
 def run(args):
@@ -140,7 +140,7 @@ def run(args):
         cmap=args.cmap,
     )
     save_figure(fig, picture, dpi=args.dpi)
-    print(f"Drew {args.pairs} pairs x {args.steps} steps from {data.source} to {picture}")
+    print(f"Drew {args.pairs} pairs x {args.steps} steps from {data.source} to {shown(picture)}")
     if args.frames_out is not None:
         _save_frames(model, data.X, starts, ends, args)
     return EXIT_OK

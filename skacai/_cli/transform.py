@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from skacai._cli._args import DATA_FORMATS, add_data_options, add_file_arguments
-from skacai._cli._common import EXIT_OK, PROG
+from skacai._cli._common import EXIT_OK, PROG, shown
 from skacai._cli._files import (
     OUTPUT_SUFFIXES,
     check_output_file,
@@ -64,5 +64,8 @@ def run(args):
         result = np.asarray(model.transform(data.X))
         names, key, what = model.get_feature_names_out(), "codes", "codes"
     write_array(output, result, key=key, column_names=names)
-    print(f"Wrote {what} of shape {result.shape} ({result.dtype}) to {output}, from {data.source}")
+    print(
+        f"Wrote {what} of shape {result.shape} ({result.dtype}) to {shown(output)}, from "
+        f"{data.source}"
+    )
     return EXIT_OK
