@@ -477,6 +477,7 @@ INVALID_PARAMS = {
     "random_state": ["seed", -1],
     "verbose": [-1, 0.5],
     "warm_start": [2],
+    "whiten": ["yes", 1],
     "device": ["gpu0", 0],
 }
 SIZES = "hidden_layer_sizes must be a positive int or a sequence of positive ints"
