@@ -537,6 +537,7 @@ def _rebuild(cls, description, tensors, spec, where, own, modules):
             raise TypeError("the parameters are not a JSON object")
         params = {name: _decode_param(value) for name, value in params.items()}
         params.update({part: value for part, value in zip(_custom.PARTS, own, strict=True)})
+        params.setdefault("whiten", False)  # files from before whitening: none
         estimator = cls(**params)
         estimator._validate_params()
         if "output_config" in description:

@@ -11,8 +11,9 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
-from skacai import ACAITransformer
+from skacai import ACAITransformer, _model_file, _persistence
 from skacai._scaling import Whitening
+from skacai.exceptions import ModelFileError
 
 PARAMS = {"image_shape": (8, 8), "max_iter": 2, "random_state": 0}
 
@@ -123,3 +124,40 @@ def test_constant_codes_keep_an_invertible_whitening():
     np.testing.assert_allclose(whitening.invert(whitening.apply(codes)), codes, atol=1e-12)
     single = Whitening.fit(codes[:1])
     np.testing.assert_array_equal(single.apply(codes[:1]), 0)
+
+
+def test_a_file_from_before_whitening_loads_without_it(X, pair, tmp_path):
+    description, tensors = _persistence._describe(pair[1])
+    del description["params"]["whiten"], description["state"]["whitened"]
+    path = tmp_path / "old.skacai"
+    path.write_bytes(_model_file.serialize(description, tensors))
+    old = ACAITransformer.load(path)
+    assert old.whiten is False and old._whitening is None
+    np.testing.assert_array_equal(old.transform(X), pair[1].transform(X))
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d, t: t.__setitem__("whitening.std", -t["whitening.std"]), "non-positive"),
+        (lambda d, t: t.pop("whitening.mean"), "whitening.mean"),
+        (lambda d, t: d["state"].__setitem__("whitened", 1), "'whitened' field"),
+        (lambda d, t: d["state"].__setitem__("whitened", False), "whitening"),
+    ],
+)
+def test_a_forged_whitening_is_refused(pair, tmp_path, edit, message):
+    description, tensors = _persistence._describe(pair[0])
+    edit(description, tensors)
+    path = tmp_path / "forged.skacai"
+    path.write_bytes(_model_file.serialize(description, tensors))
+    with pytest.raises(ModelFileError, match=message):
+        ACAITransformer.load(path)
+
+
+def test_whitening_is_the_default_and_false_gives_the_raw_codes(X, pair):
+    assert ACAITransformer().whiten is True
+    raw = pair[1]
+    encoder = raw.encoder_
+    with torch.no_grad():
+        expected = encoder(torch.from_numpy((X - raw.mean_) / raw.scale_).float()).numpy()
+    np.testing.assert_allclose(raw.transform(X.astype(np.float32)), expected, atol=1e-5)
