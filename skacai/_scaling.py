@@ -201,7 +201,7 @@ def _overflow(scaling, sparse_input=False):
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Whitening:
     """The codes' whitening (``whiten=True``): ``(codes - mean) @ components.T / std``.
 
@@ -241,6 +241,14 @@ class Whitening:
         std = np.sqrt(np.clip(variances[order], 0.0, None))
         floor = 1e-6 * std.max() if std.max() > 0 else 1.0
         return cls(mean, components, np.maximum(std, floor))
+
+    def __eq__(self, other):
+        if type(other) is not Whitening:
+            return NotImplemented
+        pairs = zip(self.arrays(), other.arrays(), strict=True)
+        return all(np.array_equal(a, b) for (_, a), (_, b) in pairs)
+
+    __hash__ = None
 
     @staticmethod
     def shapes(n_components):
