@@ -804,7 +804,7 @@ def _interpolating_step(estimator, X):
     },
     prefer_skip_nested_validation=True,
 )
-def make_realism_scorer(measure="balanced", *, n_pairs=200, random_state=0):
+def make_realism_scorer(measure="nn_ratio", *, n_pairs=200, random_state=0):
     """A scorer of interpolation realism for ``GridSearchCV`` and early stopping.
 
     The scorer ``scorer(estimator, X, y=None)`` (higher is better; ``y`` is
@@ -818,15 +818,17 @@ def make_realism_scorer(measure="balanced", *, n_pairs=200, random_state=0):
 
     Parameters
     ----------
-    measure : {"balanced", "nn_ratio", "critic"}, default="balanced"
+    measure : {"nn_ratio", "balanced", "critic"}, default="nn_ratio"
+        - ``"nn_ratio"``: minus the midpoints' ``nn_ratio`` (label-free; it
+          does not see how faithful the reconstructions are).
         - ``"balanced"``: minus the sum of the reconstruction error (mean
           squared error per feature) and the midpoints' mean squared distance
           per feature to their nearest real row. It rewards reconstructions
           that are faithful *and* midpoints that are close to real data, in
           the same units, so a decoder that draws one average row for every
-          code (perfectly "realistic" by the ratios) loses.
-        - ``"nn_ratio"``: minus the midpoints' ``nn_ratio`` (label-free;
-          blind to reconstruction quality).
+          code (perfectly "realistic" by the ratios) loses. The
+          reconstruction error can dominate it, so that it picks what the
+          estimator's own ``score`` picks.
         - ``"critic"``: minus the distance from 0.5 of the independent
           critic's balanced accuracy at telling midpoints from
           reconstructions (0 is the best; costs ``cv`` classifier fits per

@@ -166,6 +166,7 @@ def test_the_scorer_finds_the_model_inside_a_pipeline(digits):
 def test_a_search_and_early_stopping_take_the_scorer(digits):
     X = digits[0][:400]
     scorer = make_realism_scorer(n_pairs=50)
+    assert "nn_ratio" in repr(scorer)  # the default
     model = ACAITransformer(image_shape=(8, 8), max_iter=2, random_state=0)
     search = GridSearchCV(model, {"adversarial_weight": [0.0, 0.5]}, scoring=scorer, cv=2)
     search.fit(X)
