@@ -341,6 +341,8 @@ def plot(args):
                 if record is not None and np.isfinite(record.get(measure, np.nan)):
                     ax.axhline(record[measure], color="grey", linestyle=style, label=name)
             ax.set_xscale("log")
+            ax.set_xticks(samples, [f"{s / 1000:,.0f}k" for s in samples], fontsize=7)
+            ax.minorticks_off()
             ax.set_title(label, fontsize=9)
             ax.set_xlabel("training samples seen")
         axes[0].legend(fontsize=8)
