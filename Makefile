@@ -40,7 +40,7 @@ check-readme: $(STAMP)
 # The benchmark scripts' smoke runs and the five longest examples (slow tests; CI runs them).
 check-smoke: $(STAMP)
 	$(PY) -m pytest -m slow tests/test_quality_benchmark.py tests/test_time_to_accuracy.py \
-		tests/test_examples.py tests/test_sparse.py
+		tests/test_examples.py tests/test_sparse.py tests/test_payoff_benchmarks.py
 
 test-all: $(STAMP)
 	$(PY) -m pytest -m "slow or not slow"

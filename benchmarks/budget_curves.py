@@ -107,8 +107,10 @@ def new_model(data, model, seed):
     return ACAITransformer(image_shape=IMAGE_SHAPES[data], random_state=seed, **MODELS[model])
 
 
-def train_to(data, model, seed, epochs, X, log=TRAIN_LOG):
-    """Train one run up to ``epochs`` epochs, saving after each; its model."""
+def train_to(data, model, seed, epochs, X, log=None):
+    """Train one run up to ``epochs`` epochs, saving after each (and logging each to
+    ``log``, by default ``TRAIN_LOG``); its model."""
+    log = TRAIN_LOG if log is None else log
     estimator, done = latest(data, model, seed)
     if estimator is None:
         estimator = new_model(data, model, seed)
