@@ -43,6 +43,8 @@ def check_sparse_structure(X):
     if len(X.shape) != 2:
         return  # scikit-learn's check refuses it
     n_rows, n_columns = X.shape
+    if not all(is_int(n) and 0 <= n < 2**63 for n in X.shape):  # scipy's int64 indexing
+        raise ValueError(_DAMAGED.format(f"its shape {X.shape} is not two counts below 2**63"))
     if X.format in ("csr", "bsr"):
         rows, columns = X.blocksize if X.format == "bsr" else (1, 1)
         names = ("block row", "block column") if X.format == "bsr" else ("row", "column")
