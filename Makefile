@@ -16,7 +16,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check-readme check-smoke test-all lint docs clean
+.PHONY: demo test check-readme check-smoke check-slow test-all lint docs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || { echo "$(PYTHON) has no venv module (with ensurepip): on Debian or Ubuntu, sudo apt install python3-venv" >&2; exit 1; }
@@ -41,6 +41,14 @@ check-readme: $(STAMP)
 check-smoke: $(STAMP)
 	$(PY) -m pytest -m slow tests/test_quality_benchmark.py tests/test_time_to_accuracy.py \
 		tests/test_examples.py tests/test_sparse.py tests/test_payoff_benchmarks.py
+
+# The slow tests the docs cite (the lines' six-seed mean, MNIST clustering, the paper's
+# Table 1, the UMAP comparison's smoke run, which needs the bench extra) and the long
+# fuzz runs. CI runs them.
+check-slow: $(STAMP)
+	$(PIP) install --quiet -e ".[bench]"
+	$(PY) -m pytest -m slow tests/test_lines.py tests/test_mnist.py tests/test_paper_tables.py \
+		tests/test_defaults_sweep.py tests/test_fuzz.py
 
 test-all: $(STAMP)
 	$(PY) -m pytest -m "slow or not slow"
