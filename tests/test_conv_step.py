@@ -73,7 +73,7 @@ def test_the_restrided_encoder_computes_what_the_plain_one_did():
 
 
 def test_three_epochs_keep_the_previous_loss_curve():
-    X = np.random.default_rng(0).random((256, 784))
+    X = np.random.default_rng(0).random((192, 784))
     params = {"image_shape": (28, 28), "max_iter": 3, "batch_size": 64, "random_state": 0}
     current = ACAITransformer(**params).fit(X)
     with (
