@@ -80,11 +80,12 @@ def steady_heap(device) -> Iterator[None]:
     MiB. With glibc's default rules, depending on the order of earlier
     allocations, the heap's top can be given back to the system after each
     step and faulted in again by the next: some processes then train markedly
-    slower than others (measured in ``docs/performance.md``). For the block, buffers up to 32 MiB come from
-    the heap and up to 1 GiB of freed heap stays mapped; after the last
-    concurrent fit the heap keeps at most 64 MiB free (glibc's own ceiling)
-    and the rest is released (``malloc_trim``). Nothing happens off glibc, on
-    other devices, or with ``SKACAI_TUNE_MALLOC=0`` in the environment.
+    slower than others (measured in ``docs/performance.md``). For the block,
+    buffers up to 32 MiB come from the heap and up to 1 GiB of freed heap
+    stays mapped; after the last concurrent fit the heap keeps at most 64 MiB
+    free (glibc's own ceiling) and the rest is released (``malloc_trim``).
+    Nothing happens off glibc, on other devices, or with
+    ``SKACAI_TUNE_MALLOC=0`` in the environment.
     """
     global _heap_users
     calls = _glibc() if torch.device(device).type == "cpu" else None
