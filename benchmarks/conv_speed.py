@@ -81,7 +81,7 @@ def variant(name):
         stack.enter_context(mock.patch.object(skacai._networks, "channels_last", lambda i: i))
         # The critic on x_mix and x_reg stacked, as every critic ran before (x_reg is
         # now formed from x_hat detached, which saves only an element-wise pass).
-        stack.enter_context(mock.patch.object(skacai._training, "_drops", lambda critic: True))
+        stack.enter_context(mock.patch.object(skacai._training, "drops", lambda critic: True))
     return stack
 
 

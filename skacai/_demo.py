@@ -74,18 +74,19 @@ def evaluate(model, X_train, X_test, y_train, y_test, seed):
 
 
 def _summary(method, runs):
-    spread = (lambda v: float(np.std(v, ddof=1))) if len(runs) > 1 else (lambda v: 0.0)
-    kmeans, probe = [r.kmeans for r in runs], [r.probe for r in runs]
+    kmeans, kmeans_std = _mean_std([r.kmeans for r in runs])
+    probe, probe_std = _mean_std([r.probe for r in runs])
     mses = [r.mse for r in runs if r.mse is not None]
+    mse, mse_std = _mean_std(mses) if mses else (None, 0.0)
     return Row(
         method=method,
-        kmeans=float(np.mean(kmeans)),
-        probe=float(np.mean(probe)),
-        mse=float(np.mean(mses)) if mses else None,
+        kmeans=kmeans,
+        probe=probe,
+        mse=mse,
         seconds=float(np.mean([r.seconds for r in runs])),
-        kmeans_std=spread(kmeans),
-        probe_std=spread(probe),
-        mse_std=spread(mses) if mses else 0.0,
+        kmeans_std=kmeans_std,
+        probe_std=probe_std,
+        mse_std=mse_std,
     )
 
 
@@ -151,15 +152,11 @@ def print_realism(realism, out=print):
         ("real test digits", "confidence_real"),
     ):
         out(f"{label:<24}{_cell(first[key], 0.0):>16}{'-':>16}{'-':>16}")
-    cells = {}
     for name, label in (("plain AE", "plain autoencoder"), ("ACAI", "ACAI")):
         values = [[run[m] for run in realism[name]] for m in REALISM]
         out(f"{label:<24}" + "".join(f"{_cell(*_mean_std(v)):>16}" for v in values))
-    for measure in REALISM:
-        cells[measure] = _mean_std(
-            [a[measure] - b[measure] for a, b in zip(realism["ACAI"], realism["plain AE"],
-                                                     strict=True)]
-        )  # fmt: skip
+    pairs = list(zip(realism["ACAI"], realism["plain AE"], strict=True))
+    cells = {m: _mean_std([a[m] - b[m] for a, b in pairs]) for m in REALISM}
     out(
         f"{'ACAI - plain AE':<24}"
         + "".join(f"{_cell(*c, signed=True):>16}" for c in cells.values())
@@ -181,6 +178,7 @@ def print_realism(realism, out=print):
 
 
 def _mean_std(values):
+    """Mean and sample standard deviation (0 for a single value) of ``values``."""
     return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
@@ -235,10 +233,7 @@ def run_demo(*, max_iter="auto", random_state=0, n_seeds=3, plot=None, out=print
         acai.kmeans - plain.kmeans
         for acai, plain in zip(runs[names[3]], runs[names[2]], strict=True)
     ]
-    paired = (
-        float(np.mean(differences)),
-        float(np.std(differences, ddof=1)) if n_seeds > 1 else 0.0,
-    )
+    paired = _mean_std(differences)
     print_table(rows, paired, out)
     print_realism(realism, out)
     if plot is not None:

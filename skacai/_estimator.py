@@ -34,8 +34,7 @@ from skacai._validation import (
 # Warnings from _warn_about point at the user's call: _warn_about <- fit/partial_fit
 # <- the _fit_context wrapper <- the one_writer wrapper <- the caller.
 _USER_FRAME = 5
-# The largest layer size (torch indexes some kernels with 32-bit ints).
-_MAX_SIZE = 2**31 - 1
+_MAX_SIZE = _networks.MAX_SIZE  # the largest layer size
 # max_iter="auto": about this many training samples (epochs x rows) per fit, by
 # architecture; on the project's 2-core CPU 95 s (MLP) and 181 s (conv) for
 # MNIST's 60,000 images (docs/defaults.md). Small data sets stop at the cap.

@@ -107,21 +107,21 @@ class ScaledDecoder(nn.Module):
 class WhitenedEncoder(nn.Module):
     """``(encoder(x) - mean) @ matrix``: the codes whitened (``whiten=True``)."""
 
-    def __init__(self, encoder, mean, matrix):
+    def __init__(self, network, mean, matrix):
         super().__init__()
-        self.encoder = encoder
+        self.network = network  # the encoder between its scaling (or the decoder)
         self.register_buffer("mean", torch.from_numpy(mean))
         self.register_buffer("matrix", torch.from_numpy(matrix))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (self.encoder(x) - self.mean) @ self.matrix
+        return (self.network(x) - self.mean) @ self.matrix
 
 
 class WhitenedDecoder(WhitenedEncoder):
     """``decoder(codes @ matrix + mean)``: whitened codes -> data."""
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.encoder(z @ self.matrix + self.mean)
+        return self.network(z @ self.matrix + self.mean)
 
 
 def scaled_module(network, mean, scale, part, whitening=None):
@@ -220,7 +220,7 @@ def check_graph(module, graph, n_inputs, part, format, notes):
     z = np.random.default_rng(0).normal(size=(CHECK_ROWS, n_inputs))
     samples = [z, -z]  # and the mirror image, so that a sign test takes both ways
     if part == "encoder":  # raw features, scaled to z and -z by the graph
-        scaler = module.encoder if isinstance(module, WhitenedEncoder) else module
+        scaler = module.network if isinstance(module, WhitenedEncoder) else module
         samples = [s * scaler.divisor.numpy() + scaler.mean.numpy() for s in samples]
     samples = [torch.from_numpy(s.astype(np.float32)) for s in samples]
     with torch.no_grad():

@@ -20,6 +20,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from skacai._validation import is_int
+
 LEAKY_SLOPE = 0.2
 # The estimator's attributes that hold the three networks, in Networks' order.
 NETWORK_ATTRIBUTES = ("encoder_", "decoder_", "critic_")
@@ -42,15 +44,15 @@ class Networks(NamedTuple):
         return list(self.critic.parameters())
 
 
-_MAX_SIZE = 2**31 - 1
+# The largest layer size (torch indexes some kernels with 32-bit ints).
+MAX_SIZE = 2**31 - 1
 
 
 def hidden_sizes(value) -> tuple[int, ...]:
     """``hidden_layer_sizes`` (an int or a sequence of ints) as a tuple of ints;
-    ValueError unless each is a positive int of at most 2**31 - 1."""
+    ValueError unless each is a positive int of at most ``MAX_SIZE``."""
     sizes = (value,) if isinstance(value, Integral) else tuple(value)
-    if not all(isinstance(s, Integral) and not isinstance(s, bool) and 0 < s <= _MAX_SIZE
-               for s in sizes):  # fmt: skip
+    if not all(is_int(s) and 0 < s <= MAX_SIZE for s in sizes):
         raise ValueError(
             "hidden_layer_sizes must be a positive int or a sequence of positive "
             f"ints (at most 2**31 - 1), got {value!r}."
@@ -250,6 +252,16 @@ class MLP(nn.Module):
         return last(x)
 
 
+def _mlps(modules: Iterable[nn.Module]) -> list[MLP]:
+    """Every :class:`MLP` inside ``modules``."""
+    return [m for module in modules for m in module.modules() if isinstance(m, MLP)]
+
+
+def drops(module: nn.Module) -> bool:
+    """Whether ``module`` holds an :class:`MLP` that draws dropout masks now."""
+    return any(m.training and m.dropout > 0 for m in _mlps([module]))
+
+
 @contextmanager
 def dropout_during(
     modules: Iterable[nn.Module], rate: float, generator: torch.Generator | None
@@ -260,7 +272,7 @@ def dropout_during(
     Raises ValueError for ``rate > 0`` when ``modules`` hold no MLP (the
     convolutional networks have no dropout).
     """
-    mlps = [m for module in modules for m in module.modules() if isinstance(m, MLP)]
+    mlps = _mlps(modules)
     if rate > 0 and not mlps:
         raise ValueError(
             f"dropout={rate} needs fully-connected networks (architecture='mlp'); these "
@@ -312,10 +324,10 @@ def channels_last(image: torch.Tensor) -> torch.Tensor:
     """``image`` (``(n, channels, height, width)``) with channels-last strides.
 
     A one-channel image is contiguous in both layouts, and a convolution then
-    runs in the default one, whatever its weights' layout: on one CPU thread
-    the backward pass of the encoder's first ``conv1x1`` took 15 times as long
-    as in channels-last (``docs/performance.md``). Here it is a view with
-    channels-last strides (no copy); other images are copied into that layout.
+    runs in the default one, whatever its weights' layout, which made the
+    first ``conv1x1``'s backward pass the slowest operation of the step
+    (``docs/performance.md``). Here it is a view with channels-last strides (no
+    copy); other images are copied into that layout.
     """
     n, channels, height, width = image.shape
     if channels == 1:

@@ -20,7 +20,7 @@ import torch
 
 from skacai import _mlp_step
 from skacai._mlp_step import Workspace
-from skacai._networks import MLP, Networks, dropout_during
+from skacai._networks import Networks, dropout_during, drops
 from skacai._scaling import check_sparse_float32, to_float32
 
 TERM_NAMES = ("reconstruction", "adversarial", "critic", "critic_regularization")
@@ -92,10 +92,10 @@ def acai_losses(
     critic alone, so the autoencoder's backward pass goes through the critic
     for the ``x_mix`` rows only (one batch stacked from both would carry zero
     gradients through the other half). A critic with dropout runs once on both,
-    stacked, drawing its masks as :func:`skacai._mlp_step.mlp_train_step`
-    does. When ``lambda == 0`` the adversarial
-    term is left out of ``L_ae`` altogether, so the autoencoder's gradients are
-    exactly those of a plain autoencoder.
+    stacked, drawing its masks as :func:`skacai._mlp_step.mlp_train_step` does.
+    When ``lambda == 0`` the adversarial term is left out of ``L_ae``
+    altogether, so the autoencoder's gradients are exactly those of a plain
+    autoencoder.
     """
     n = x.shape[0]
     z = networks.encoder(x)
@@ -105,7 +105,7 @@ def acai_losses(
     # losses and the critic's input are formed in x's precision (a no-op otherwise).
     x_hat, x_mix = networks.decoder(torch.cat([z, z_mix])).to(x.dtype).split(n)
     x_reg = critic_regularization * x + (1.0 - critic_regularization) * x_hat.detach()
-    if _drops(networks.critic):  # one batch: the masks drawn as the MLP step draws them
+    if drops(networks.critic):  # one batch: the masks drawn as the MLP step draws them
         critic_mix, critic_reg = networks.critic(torch.cat([x_mix, x_reg])).to(x.dtype).split(n)
     else:
         critic_mix = networks.critic(x_mix).to(x.dtype)
@@ -121,11 +121,6 @@ def acai_losses(
     if adversarial_weight != 0:
         autoencoder_loss = autoencoder_loss + adversarial_weight * terms.adversarial
     return Losses(autoencoder_loss, terms.critic + terms.critic_regularization, terms)
-
-
-def _drops(module: torch.nn.Module) -> bool:
-    """Whether ``module`` holds a skacai :class:`MLP` that draws dropout masks now."""
-    return any(m.training and m.dropout > 0 for m in module.modules() if isinstance(m, MLP))
 
 
 def train_step(

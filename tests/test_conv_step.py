@@ -33,7 +33,7 @@ def batch(n=16, seed=1):
 def gradients(nets, x, alpha, *, stacked, lam=0.5):
     """The autoencoder's and the critic's gradients of one batch, the critic run on its
     two inputs stacked (the previous step) or separately (the current one)."""
-    with mock.patch.object(skacai._training, "_drops", lambda critic: stacked):
+    with mock.patch.object(skacai._training, "drops", lambda critic: stacked):
         losses = acai_losses(nets, x, alpha, lam, 0.2)
     ae = torch.autograd.grad(losses.autoencoder, nets.autoencoder_parameters(), retain_graph=True)
     critic = torch.autograd.grad(losses.critic, nets.critic_parameters())
@@ -78,7 +78,7 @@ def test_three_epochs_keep_the_previous_loss_curve():
     current = ACAITransformer(**params).fit(X)
     with (
         mock.patch.object(skacai._networks, "channels_last", lambda image: image),
-        mock.patch.object(skacai._training, "_drops", lambda critic: True),
+        mock.patch.object(skacai._training, "drops", lambda critic: True),
     ):
         before = ACAITransformer(**params).fit(X)
     np.testing.assert_allclose(current.loss_curve_, before.loss_curve_, rtol=1e-5)
