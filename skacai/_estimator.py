@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from contextlib import contextmanager
 from numbers import Real
 from typing import ClassVar
 
@@ -10,37 +11,32 @@ import numpy as np
 import torch
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from skacai import _custom, _device, _fit_loop, _networks, _persistence, _progress, _scaling
-from skacai._inference import Model, batch_rows
-from skacai._networks import NETWORK_ATTRIBUTES, Networks, NetworkSpec, build_networks
-from skacai._rollback import map_tensors, module_on_cpu, one_writer, unchanged_on_error
+from skacai import _device, _fit_loop, _model, _persistence, _plan, _progress, _rollback, _scaling
+from skacai._inference import Model
+from skacai._model import FITTED_ATTRIBUTES
+from skacai._networks import ARCHITECTURES, MAX_SIZE
+from skacai._objective import epoch_record
+from skacai._rollback import one_writer
 from skacai._sklearn_compat import RANDOM_STATE, Integers, Interval, StrOptions, _fit_context
-from skacai._training import TERM_NAMES, SparseRows
+from skacai._training import model_rows
 from skacai._validation import (
     FLOAT_DTYPES,
-    check_image_shape,
     check_sparse_structure,
+    check_X_val,
     checked,
     csr_rows,
     finite_real,
     interpolation_alphas,
     sample_weights,
+    validation_weights,
 )
 
 # Warnings from _warn_about point at the user's call: _warn_about <- fit/partial_fit
 # <- the _fit_context wrapper <- the one_writer wrapper <- the caller.
 _USER_FRAME = 5
-_MAX_SIZE = _networks.MAX_SIZE  # the largest layer size
-# max_iter="auto": about this many training samples (epochs x rows) per fit, by
-# architecture; on the project's 2-core CPU 95 s (MLP) and 181 s (conv) for
-# MNIST's 60,000 images (docs/defaults.md). Small data sets stop at the cap.
-_AUTO_BUDGET = {"mlp": 600_000, "conv": 120_000}
-_AUTO_MAX_EPOCHS = 100
-_AUTO_BATCH = {"mlp": 128, "conv": 64}
 
 
 class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -467,14 +463,14 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        "n_components": [Integers(1, _MAX_SIZE, closed="both")],
-        "hidden_layer_sizes": ["array-like", Integers(1, _MAX_SIZE, closed="both")],
+        "n_components": [Integers(1, MAX_SIZE, closed="both")],
+        "hidden_layer_sizes": ["array-like", Integers(1, MAX_SIZE, closed="both")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "adversarial_weight": [Interval(Real, 0, None, closed="left")],
         "critic_regularization": [Interval(Real, 0, 1, closed="both")],
-        "architecture": [StrOptions({"auto", "mlp", "conv"})],
+        "architecture": [StrOptions({"auto", *ARCHITECTURES})],
         "image_shape": ["array-like", None],
-        "conv_width": [Integers(1, _MAX_SIZE, closed="both")],
+        "conv_width": [Integers(1, MAX_SIZE, closed="both")],
         "n_scales": [Integers(0, 30, closed="both"), StrOptions({"auto"})],
         "encoder": [callable, None],  # a Network, a module class or function, a module
         "decoder": [callable, None],
@@ -650,29 +646,34 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         >>> model.best_validation_score_ == max(model.validation_scores_)  # its weights kept
         True
         """
-        continuing = self.warm_start and hasattr(self, "encoder_")
+        continuing = self.warm_start and self.__sklearn_is_fitted__()
         rng = _device.random_state(self.random_state)
-        with unchanged_on_error(self, in_place=continuing):
-            X, device, hidden_layer_sizes = self._prepare(X, reset=not continuing)
+        with self._unchanged_on_error(continuing):
+            X, device, params = self._prepare(X, reset=not continuing)
             X, weights = sample_weights(sample_weight, X)
-            checked_val = self._check_X_val(X_val)  # X_val as given goes to scoring
-            checked_val, given_weights = self._check_weights_val(sample_weight_val, checked_val)
+            checked_val = check_X_val(  # X_val as given goes to scoring
+                X_val, self.early_stopping, lambda X: self._validate_input(X, reset=False)
+            )
+            checked_val, given_weights = validation_weights(
+                sample_weight_val, checked_val, self.scoring
+            )
+            fitted = self._model.spec if continuing else None
             if continuing:
-                self._check_same_networks(hidden_layer_sizes, "warm_start=True")
+                _plan.check_same_networks(params, fitted, "warm_start=True")
             if checked_val is None:
-                X_train, checked_val, weights, val_weights = self._split(X, weights, rng)
+                X_train, checked_val, weights, val_weights = _plan.split(params, X, weights, rng)
                 X_val = checked_val  # scoring gets the held-out rows
             else:
                 X_train, val_weights = X, given_weights  # all of X trains
+            plan = _plan.plan(params, X_train, fitted)
             if not continuing:
-                self._initialize(X_train, hidden_layer_sizes, rng, device, weights)
-            n_epochs = self._max_epochs(X_train.shape[0])
+                self._model = _model.new_model(plan, params, X_train, weights, rng, device)
             score = self._validation_score(checked_val, X_val, device, val_weights)
             outcome = self._train(
-                X_train, score, n_epochs, device, stop_early=True, weights=weights
+                X_train, score, plan, plan.max_epochs, device, weights, stop_early=True
             )
             self._whiten_codes(X_train, weights)
-        self._warn_about(outcome, n_epochs)
+        self._warn_about(outcome, plan.max_epochs)
         return self
 
     @one_writer(writes=True)
@@ -726,30 +727,49 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         >>> model.n_iter_  # one epoch per call
         4
         """
-        first_call = not hasattr(self, "encoder_")
-        with unchanged_on_error(self, in_place=not first_call):
-            X, device, hidden_layer_sizes = self._prepare(X, reset=first_call)
+        first_call = not self.__sklearn_is_fitted__()
+        with self._unchanged_on_error(not first_call):
+            X, device, params = self._prepare(X, reset=first_call)
             X, weights = sample_weights(sample_weight, X)
             if first_call:
+                plan = _plan.plan(params, X)
                 rng = _device.random_state(self.random_state)
-                self._initialize(X, hidden_layer_sizes, rng, device, weights)
+                self._model = _model.new_model(plan, params, X, weights, rng, device)
             else:
-                self._check_same_networks(hidden_layer_sizes, "partial_fit")
-            outcome = self._train(X, None, 1, device, stop_early=False, weights=weights)
+                _plan.check_same_networks(params, self._model.spec, "partial_fit")
+                plan = _plan.plan(params, X, self._model.spec)
+            outcome = self._train(X, None, plan, 1, device, weights, stop_early=False)
             self._whiten_codes(X, weights)
         self._warn_about(outcome)
         return self
 
+    def __sklearn_is_fitted__(self):
+        return "_model" in vars(self)
+
+    @contextmanager
+    def _unchanged_on_error(self, continuing):
+        """Leave the estimator exactly as it was if the block raises (its fitted model
+        too, which a continued fit trains in place), and re-raise."""
+        saved = dict(vars(self))
+        try:
+            with _rollback.unchanged_on_error(self._model if continuing else None):
+                yield
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(saved)
+            raise
+
     def _prepare(self, X, *, reset):
-        """The checks that open ``fit`` and ``partial_fit``: X, the device, the layers."""
+        """The checks that open ``fit`` and ``partial_fit``: X, the device, the parameters."""
         X = self._validate_input(X, reset=reset)
         device = _device.resolve_device(self.device)
-        hidden_layer_sizes = self._hidden_layer_sizes()
-        self._check_dropout()
+        params = self.get_params(deep=False)
+        _plan.check_params(params)
         if sparse.issparse(X):  # a first fit checks the parameter, a later one mean_
-            fitted = None if reset else (self.mean_, self._network_spec.loss_on_padding)
+            model = None if reset else self._model
+            fitted = None if model is None else (model.mean, model.spec.loss_on_padding)
             _scaling.refuse_centring(self.scaling, fitted)
-        return X, device, hidden_layer_sizes
+        return X, device, params
 
     def _validate_input(self, X, *, reset):
         """X checked as a float array, or a CSR / CSC matrix (others are converted),
@@ -761,257 +781,8 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _whiten_codes(self, X, weights):
         """The whitening of X's codes (``whiten=True``) after training, else None."""
-        codes = self._inference().encode(X, self._n_features_out) if self.whiten else None
-        self._whitening = None if codes is None else _scaling.Whitening.fit(codes, weights)
-
-    def _hidden_layer_sizes(self):
-        return _networks.hidden_sizes(self.hidden_layer_sizes)
-
-    def _architecture(self):
-        """``architecture`` with ``"auto"`` resolved: conv for images, MLP otherwise."""
-        if self.architecture == "auto":
-            return "mlp" if self.image_shape is None else "conv"
-        return self.architecture
-
-    def _scaling(self, X):
-        """``scaling`` with ``"auto"`` resolved for the training data X.
-
-        ``"global"`` for images (``image_shape`` given) and for features that share
-        one range, as pixels do: the median feature's range (max - min, over the
-        features that vary) is at least half of X's overall range. ``"feature"``
-        otherwise: columns on unrelated scales. None for sparse X (centring would
-        make it dense); never ``"minmax"``.
-        """
-        return _scaling.resolve(self.scaling, X, images=self.image_shape is not None)
-
-    def _max_epochs(self, n_samples):
-        """``max_iter`` with ``"auto"`` resolved: the default budget in training samples."""
-        if self.max_iter != "auto":
-            return self.max_iter
-        budget = _AUTO_BUDGET[self._architecture()]
-        return int(min(_AUTO_MAX_EPOCHS, max(1, round(budget / n_samples))))
-
-    def _batch_size(self):
-        """``batch_size`` with ``"auto"`` resolved: 128 for MLP networks, 64 for conv."""
-        if self.batch_size != "auto":
-            return self.batch_size
-        return _AUTO_BATCH[self._architecture()]
-
-    def _n_scales(self, image_shape):
-        """``n_scales`` with ``"auto"`` resolved from the (validated) image shape.
-
-        Halve down to about 4 cells on the shorter side (of the sides longer than
-        1: a 1-D signal counts its length); 0 for MLP networks, which have none.
-        """
-        return _networks.auto_n_scales(image_shape) if self.n_scales == "auto" else self.n_scales
-
-    def _check_dropout(self):
-        if self.dropout > 0 and all(value is not None for value in self._own_networks()):
-            raise ValueError(
-                f"dropout={self.dropout} applies to skacai's own MLP networks, and the "
-                "encoder, decoder and critic are all yours: put dropout layers in your "
-                "modules and use dropout=0."
-            )
-        if self.dropout > 0 and self._architecture() == "conv":
-            raise ValueError(
-                f"dropout={self.dropout} applies to architecture='mlp' only: the paper's "
-                "convolutional networks have no dropout layers. Use dropout=0 with "
-                "architecture='conv'."
-            )
-
-    def _image_shape(self, n_features):
-        """The validated ``(channels, height, width)``, or None for an MLP without one."""
-        shape = self.image_shape
-        if shape is None:
-            if self._architecture() != "conv":
-                return None
-            return (1, 1, n_features)
-        return check_image_shape(shape, n_features, "X")
-
-    def _check_same_networks(self, hidden_layer_sizes, how):
-        """Refuse to continue training networks that the parameters no longer describe."""
-        spec = self._network_spec
-        current = self._network_spec_for(spec.n_features, hidden_layer_sizes)
-        if not any(spec.builtin):  # the user's networks only: skacai's layout is unused
-            compared = ("n_components",)
-        elif current.architecture != spec.architecture:
-            compared = ("architecture",)
-        elif spec.architecture == "mlp":
-            compared = ("n_components", "hidden_layer_sizes")
-        else:
-            compared = ("n_components", "image_shape", "conv_width", "n_scales")
-        changed = [
-            f"{name} changed from {getattr(spec, name)!r} to {getattr(current, name)!r}"
-            for name in compared
-            if getattr(current, name) != getattr(spec, name)
-        ] + _custom.changes(spec.custom, current.custom)
-        if changed:
-            does, remedy = {
-                "warm_start=True": (
-                    "continues training",
-                    "set warm_start=False to train new networks",
-                ),
-                "save": (
-                    "writes",
-                    "set the parameters back, or fit again, before saving",
-                ),
-                "loading": ("restores", "the file is inconsistent; save the model again"),
-            }.get(
-                how,
-                ("continues training", "use fit, or a clone of the model, to train new networks"),
-            )
-            raise ValueError(
-                f"{how} {does} the fitted networks, but "
-                f"{' and '.join(changed)} since they were built; {remedy}."
-            )
-
-    def _split(self, X, weights, rng):
-        """``(X_train, X_val, weights_train, weights_val)``: the early-stopping hold-out."""
-        if not self.early_stopping:
-            return X, None, weights, None
-        n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
-        if n_val < 1 or X.shape[0] - n_val < 1:
-            raise ValueError(
-                f"early_stopping=True needs at least one training and one validation "
-                f"sample; validation_fraction={self.validation_fraction} of "
-                f"{X.shape[0]} samples leaves none. Use more samples or "
-                "early_stopping=False."
-            )
-        if weights is None:
-            return (*train_test_split(X, test_size=n_val, random_state=rng), None, None)
-        return train_test_split(X, weights, test_size=n_val, random_state=rng)
-
-    def _padding(self):
-        """How conv networks pad images (``NetworkSpec``'s padding fields), by ``scaling``.
-
-        Conv networks with ``"minmax"``: the paper's (centred, filled with the
-        scaled minimum -1, the loss and the critic over the padded image);
-        otherwise, and whenever a network is the user's (which reads and
-        returns the unpadded rows), skacai's original (at the end, zeros,
-        cropped before the loss and the critic).
-        """
-        own = any(value is not None for value in self._own_networks())
-        if self._architecture() == "conv" and self.scaling == "minmax" and not own:
-            return {"pad_center": True, "pad_value": -1.0, "loss_on_padding": True}
-        return {"pad_center": False, "pad_value": 0.0, "loss_on_padding": False}
-
-    def _network_spec_for(self, n_features, hidden_layer_sizes):
-        """The networks that the parameters describe for ``n_features`` inputs."""
-        image_shape = self._image_shape(n_features)
-        return NetworkSpec(
-            architecture=self._architecture(),
-            n_features=n_features,
-            n_components=self.n_components,
-            hidden_layer_sizes=hidden_layer_sizes,
-            image_shape=image_shape,
-            conv_width=self.conv_width,
-            n_scales=self._n_scales(image_shape),
-            **self._padding(),
-            custom=tuple(_custom.describe(value) for value in self._own_networks()),
-        )
-
-    def _own_networks(self):
-        """The ``encoder``, ``decoder`` and ``critic`` parameters (None: skacai's own)."""
-        return (self.encoder, self.decoder, self.critic)
-
-    def _initialize(self, X, hidden_layer_sizes, rng, device, weights=None):
-        """Fresh scaling statistics, networks, optimiser state and generator."""
-        network_spec = self._network_spec_for(X.shape[1], hidden_layer_sizes)
-        # Raises ValueError for an impossible geometry, MemoryError for networks that
-        # do not fit, before anything is set or allocated (the scaling holds 2 x 8
-        # bytes per feature).
-        networks = self._build_networks(network_spec, X, rng, device)
-        mean, scale = _scaling.statistics(X, self._scaling(X), weights)
-        if not all(network_spec.builtin):
-            rows = X[:2].toarray() if sparse.issparse(X) else X[:2]
-            first = _scaling.to_float32(rows, mean, scale, self.scaling)
-            _custom.check_outputs(networks, torch.from_numpy(first).to(device), network_spec)
-        for name, network in zip(NETWORK_ATTRIBUTES, networks, strict=True):
-            setattr(self, name, network)
-        self.mean_, self.scale_ = mean, scale
-        self.image_shape_ = network_spec.image_shape
-        self._network_spec = network_spec
-        self.device_ = str(device)
-        self._optimizer_states = None
-        self._generator_state = _device.new_generator_state(rng, device)
-        self.n_iter_ = 0
-        self.loss_curve_ = []
-        self.history_ = {name: [] for name in ("loss", *TERM_NAMES)}
-        self._keep_progress(None)
-        self._whitening = None
-
-    def _build_networks(self, spec, X, rng, device):
-        """The seeded networks on ``device``: skacai's own and the user's (``_custom``)."""
-        init_generator = torch.Generator().manual_seed(_device.draw_seed(rng))
-        own = [None, None, None]
-        if not all(spec.builtin):
-            seed = int(torch.randint(2**62, (), generator=init_generator))
-            shapes = {
-                "n_features": spec.n_features,
-                "n_components": spec.n_components,
-                "image_shape": spec.image_shape,
-            }
-            for i, (part, value) in enumerate(
-                zip(_custom.PARTS, self._own_networks(), strict=True)
-            ):
-                if value is not None:
-                    own[i] = _custom.build(part, value, shapes, seed + i)
-        try:
-            _device.check_network_memory(spec, X.shape[0], device, own)
-            built = build_networks(spec, init_generator, device)
-        except ValueError as error:
-            if self._architecture() == "conv" and self.image_shape is None:
-                raise ValueError(
-                    f"{error} image_shape=None reads each row as a 1-D signal; for "
-                    "images pass image_shape=(channels, height, width)."
-                ) from None
-            raise
-        networks = Networks(
-            *(b if o is None else o.to(device) for b, o in zip(built, own, strict=True))
-        )
-        if not networks.autoencoder_parameters():
-            raise ValueError(
-                "The encoder and decoder have no parameters to train: give at least one "
-                "of them weights."
-            )
-        return networks
-
-    def _check_X_val(self, X_val):
-        """``fit``'s X_val validated like X (None if not given)."""
-        if X_val is None:
-            return None
-        if not self.early_stopping:
-            raise ValueError(
-                "X_val is given to fit while early_stopping=False: X_val is the validation "
-                "data of early stopping. Set early_stopping=True, or leave X_val out."
-            )
-        try:
-            return self._validate_input(X_val, reset=False)
-        except ValueError as error:
-            raise ValueError(f"X_val is invalid: {error}") from error
-
-    def _check_weights_val(self, sample_weight_val, X_val):
-        """``(X_val, weights)``: ``fit``'s validation rows with positive weight and their
-        weights (None: equal), checked as ``sample_weight`` is."""
-        if sample_weight_val is None:
-            return X_val, None
-        if X_val is None:
-            raise ValueError(
-                "sample_weight_val is given without X_val: it weights the rows of X_val. "
-                "Pass X_val too, or leave sample_weight_val out (the held-out rows of a "
-                "weighted fit are weighted by sample_weight)."
-            )
-        if self.scoring is not None:
-            raise ValueError(
-                f"sample_weight_val weights the default score (the reconstruction error), "
-                f"but scoring={self.scoring!r} is given, which sees X_val only: weight the "
-                "rows inside scoring, or leave sample_weight_val out."
-            )
-        try:
-            return sample_weights(sample_weight_val, X_val)
-        except ValueError as error:
-            message = str(error).replace("sample_weight ", "sample_weight_val ", 1)
-            raise ValueError(message.replace("row of X ", "row of X_val ")) from None
+        codes = self._inference().encode(X) if self.whiten else None
+        self._model.whitening = None if codes is None else _scaling.Whitening.fit(codes, weights)
 
     def _validation_score(self, X_val, scored, device, weights=None):
         """``score(networks)`` for early stopping on the validation rows X_val (None
@@ -1021,11 +792,12 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if X_val is None:
             return None
         if self.scoring is None:
-            padded = self._network_spec.loss_on_padding
             if weights is not None:
                 weights = torch.from_numpy(weights).to(device)
-            X_val = self._to_tensor(X_val, device)
-            return _fit_loop.reconstruction_score(X_val, padded, weights)
+            padded = self._model.spec.loss_on_padding
+            return _fit_loop.reconstruction_score(
+                model_rows(self._model, X_val, self.scaling, device), padded, weights
+            )
 
         def score(_networks):  # this estimator's own networks, as inference uses them
             value = self.scoring(self, scored)
@@ -1038,37 +810,22 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         return score
 
-    def _keep_progress(self, monitor):
-        """The convergence record of the last fit (None where nothing was monitored)."""
-        monitored = monitor is not None
-        self.best_loss_ = monitor.best_loss if monitored else None
-        self.validation_scores_ = monitor.validation_scores if monitored else None
-        self.best_validation_score_ = monitor.best_validation_score if monitored else None
-
-    def _train(self, X, score, n_epochs, device, *, stop_early, weights=None):
-        """Train up to ``n_epochs``; return how it ended and the epoch whose weights
-        the model keeps, for :meth:`_warn_about`.
+    def _train(self, X, score, plan, n_epochs, device, weights=None, *, stop_early):
+        """Train up to ``n_epochs`` as ``plan`` says; return how it ended and the epoch
+        whose weights the model keeps, for :meth:`_warn_about`.
 
         ``score``: the validation score that early stopping follows (see
         :meth:`_validation_score`; None: the training loss).
         """
-        networks = self._networks_on(device)
+        model = self._model
+        networks = model.networks_on(device)
         optimizers = _fit_loop.make_optimizers(
-            networks, self._optimizer_states, self.learning_rate_init, self.device_
+            networks, model.optimizer_states, self.learning_rate_init, model.device
         )
-        generator = _device.restore_generator(self._generator_state, device)
-        X_tensor = self._to_tensor(X, device)
+        generator = _device.restore_generator(model.generator_state, device)
+        X_rows = model_rows(model, X, self.scaling, device)
         monitor = (
             _fit_loop.EarlyStopping(self.tol, self.n_iter_no_change, score) if stop_early else None
-        )
-        settings = _fit_loop.StepSettings(
-            batch_size=min(self._batch_size(), X.shape[0]),
-            shuffle=self.shuffle,
-            adversarial_weight=self.adversarial_weight,
-            critic_regularization=self.critic_regularization,
-            dropout=self.dropout,
-            precision=self.precision,
-            padded=self._network_spec.loss_on_padding,
         )
         bar = _progress.training_bar(self.verbose, n_epochs, X.shape[0])
         try:
@@ -1076,9 +833,9 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 networks,
                 optimizers,
                 generator,
-                X_tensor,
+                X_rows,
                 n_epochs,
-                settings,
+                plan.settings,
                 monitor=monitor,
                 record=lambda terms: self._record(terms, bar),
                 bar=bar,
@@ -1086,11 +843,11 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
         finally:
             bar.close()
-            self._optimizer_states = tuple(opt.state_dict() for opt in optimizers)
-            self._generator_state = (str(device), generator.get_state())
+            model.optimizer_states = tuple(opt.state_dict() for opt in optimizers)
+            model.generator_state = (str(device), generator.get_state())
         if stop_early:
-            self._keep_progress(monitor)
-        kept = self.n_iter_  # the last epoch's weights, or the best validated epoch's
+            model.keep_progress(monitor)
+        kept = model.n_iter  # the last epoch's weights, or the best validated epoch's
         if monitor is not None and monitor.best_epoch is not None:
             kept += monitor.best_epoch - monitor.epochs
         return outcome, kept
@@ -1114,37 +871,9 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         )
 
     def _record(self, terms, bar):
-        loss = terms["reconstruction"] + self.adversarial_weight * terms["adversarial"]
-        self.n_iter_ += 1
-        self.loss_curve_.append(loss)
-        self.history_["loss"].append(loss)
-        for name in TERM_NAMES:
-            self.history_[name].append(terms[name])
-        bar.set_postfix_str(_progress.format_terms(terms, loss))
-        if self.verbose >= 2:
-            parts = ", ".join(f"{name} = {terms[name]:.6f}" for name in TERM_NAMES)
-            _progress.tqdm.write(f"Iteration {self.n_iter_}, loss = {loss:.6f} ({parts})")
-
-    def _networks_on(self, device):
-        networks = Networks.of(self)
-        if str(device) != self.device_:
-            for module in networks:
-                module.to(device)
-            self.device_ = str(device)
-        return networks
-
-    def _to_tensor(self, X, device):
-        """X scaled and in float32 for training (the loss's padding added where it
-        covers the padded image); ValueError where float32 overflows. Sparse X
-        becomes :class:`SparseRows`, densified one batch at a time."""
-        geometry = self.encoder_.geometry if self._network_spec.loss_on_padding else None
-        if sparse.issparse(X):
-            return SparseRows(X, self.mean_, self.scale_, self.scaling, device, geometry)
-        scaled = _scaling.to_float32(X, self.mean_, self.scale_, self.scaling)
-        tensor = torch.from_numpy(scaled).to(device)
-        if geometry is not None:
-            tensor = geometry.pad(tensor).flatten(start_dim=1)
-        return tensor
+        entry = epoch_record(terms, self.adversarial_weight)
+        self._model.record(entry)
+        _progress.show_epoch(bar, self.verbose, self.n_iter_, entry)
 
     # -------------------------------------------------------------- inference
 
@@ -1186,8 +915,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         check_is_fitted(self)
         X = self._validate_input(X, reset=False)
-        codes = checked(self._inference().encode(X, self._n_features_out), "transform", X.dtype)
-        return codes if self._whitening is None else self._whitening.apply(codes)
+        return self._inference().transform(X)
 
     @one_writer(writes=False)
     def inverse_transform(self, X):
@@ -1229,15 +957,14 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         check_is_fitted(self)
         codes = check_array(X, dtype=FLOAT_DTYPES, input_name="X")
-        n_components = self._network_spec.n_components
+        n_components = self._n_features_out
         if codes.shape[1] != n_components:
             raise ValueError(
                 f"inverse_transform expects codes with {n_components} columns "
                 f"(n_components of the fitted model), got {codes.shape[1]}; pass "
                 "the output of transform."
             )
-        codes = codes if self._whitening is None else self._whitening.invert(codes)
-        return checked(self._inference().decode(codes), "inverse_transform", codes.dtype)
+        return self._inference().inverse_transform(codes)
 
     @one_writer(writes=False)
     def interpolate(self, X_start, X_end, n_steps=None, *, alphas=None):
@@ -1305,9 +1032,9 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         with np.errstate(over="ignore", invalid="ignore"):  # checked below
             X_end = X_end.astype(X_start.dtype, copy=False)
             a = alphas.astype(X_start.dtype)[None, :, None]
-            model, n_components = self._inference(), self._n_features_out
-            z_start = model.encode(X_start, n_components, "interpolate (encoding X_start)")
-            z_end = model.encode(X_end, n_components, "interpolate (encoding X_end)")
+            model = self._inference()
+            z_start = model.encode(X_start, "interpolate (encoding X_start)")
+            z_end = model.encode(X_end, "interpolate (encoding X_end)")
             codes = (1 - a) * z_start[:, None, :] + a * z_end[:, None, :]
         n_pairs, n_alphas, n_components = codes.shape
         frames = model.decode(codes.reshape(n_pairs * n_alphas, n_components), "interpolate")
@@ -1397,25 +1124,20 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _score_samples(self, X, method):
         check_is_fitted(self)
         X = self._validate_input(X, reset=False)
-        scores = self._inference().score_samples(X, self._n_features_out, method)
-        return checked(scores, method, X.dtype)
+        return self._inference().score_samples(X, method)
 
     def _inference(self):
-        """The fitted networks and scaling as a batched inference engine."""
-        return Model(
-            self.encoder_,
-            self.decoder_,
-            self.mean_,
-            self.scale_,
-            device=self.device_,
-            rows=batch_rows(self._network_spec.architecture, self.device_),
-            verbose=self.verbose,
-        )
+        """The fitted model as a batched inference engine."""
+        return Model(self._model, verbose=self.verbose)
 
     @property
     def _n_features_out(self):
         """Number of output features, used by ``get_feature_names_out``."""
-        return self._network_spec.n_components
+        return self._model.spec.n_components
+
+    # Read by tests and benchmarks (benchmarks/quality.py, whiten_default.py).
+    _network_spec = property(lambda self: self._model.spec)
+    _whitening = property(lambda self: self._model.whitening)
 
     # ------------------------------------------------------------ persistence
 
@@ -1471,7 +1193,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         >>> bool(np.array_equal(loaded.transform(X), model.transform(X)))
         True
         """
-        _persistence.save(self, path)
+        _persistence.save(path, self.__skacai_saved__())
 
     @classmethod
     def load(cls, path, *, encoder=None, decoder=None, critic=None):
@@ -1534,7 +1256,29 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         >>> loaded.n_iter_, loaded.device_
         (5, 'cpu')
         """
-        return _persistence.load(cls, path, (encoder, decoder, critic))
+        saved = _persistence.load(
+            path, cls.__name__, (encoder, decoder, critic), lambda p: cls(**p)._validate_params()
+        )
+        with _persistence.invalid_description(saved.where):
+            estimator = cls(**saved.params)
+            if saved.output_config is not None:
+                estimator.set_output(**saved.output_config)
+        if saved.model is not None:
+            estimator._model = saved.model
+            estimator.n_features_in_ = saved.model.spec.n_features
+            if saved.feature_names is not None:
+                estimator.feature_names_in_ = saved.feature_names
+        return estimator
+
+    def __skacai_saved__(self):
+        """What ``save`` writes, as a :class:`skacai._persistence.SavedModel`."""
+        return _persistence.SavedModel(
+            type(self).__name__,
+            self.get_params(deep=False),
+            getattr(self, "_sklearn_output_config", None),
+            vars(self).get("_model"),
+            getattr(self, "feature_names_in_", None),
+        )
 
     @one_writer(writes=False)
     def export(self, path, *, part="encoder", format="auto"):
@@ -1616,17 +1360,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         from skacai import _export
 
         check_is_fitted(self)
-        encoder = _export.check_part(part) == "encoder"
-        _export.export(
-            path,
-            self.encoder_ if encoder else self.decoder_,
-            self.mean_,
-            self.scale_,
-            n_inputs=self.n_features_in_ if encoder else self._network_spec.n_components,
-            part=part,
-            format=format,
-            whitening=self._whitening,
-        )
+        _export.export(path, self._model, part=part, format=format)
 
     def __getstate__(self):
         """Pickle with every tensor on the CPU so the model loads anywhere.
@@ -1637,24 +1371,20 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         # A copy: on Python >= 3.11 the base class returns the live __dict__ itself.
         state = dict(super().__getstate__())
+        # The fitted model as the attributes pickles have always held (CPU tensors).
+        if "_model" in state:
+            state.update(state.pop("_model").to_attributes())
         # scikit-learn records and checks its own version (_sklearn_version).
         versions = _persistence.versions()
         state["_skacai_versions"] = {name: versions[name] for name in ("skacai", "torch")}
-        for name in NETWORK_ATTRIBUTES:
-            if name in state:
-                state[name] = module_on_cpu(state[name])
-        if state.get("_optimizer_states") is not None:
-            state["_optimizer_states"] = map_tensors(
-                lambda tensor: tensor.to("cpu"), state["_optimizer_states"]
-            )
-        if "device_" in state:
-            state["device_"] = "cpu"
         return state
 
     def __setstate__(self, state):
         recorded = state.pop("_skacai_versions", None)
-        if "encoder_" in state and "_whitening" not in state:  # fitted before whitening
-            state.update(_whitening=None, whiten=state.get("whiten", False))
+        if "encoder_" in state:
+            if "_whitening" not in state:  # fitted before whitening
+                state.update(_whitening=None, whiten=state.get("whiten", False))
+            state["_model"] = _model.FittedModel.from_attributes(state)
         # A pickle from before a parameter existed gets its default (e.g. dropout=0).
         for name, parameter in inspect.signature(type(self).__init__).parameters.items():
             if parameter.default is not inspect.Parameter.empty:
@@ -1671,3 +1401,21 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # Sparse X trains unless the scaling would centre it (refused, saying so).
         tags.input_tags.sparse = self.scaling in ("auto", None)
         return tags
+
+
+def _fitted_attribute(name):
+    """The estimator's fitted attribute ``name``, held by its fitted model."""
+
+    def get(self):
+        if "_model" not in vars(self):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return self._model.attribute(name)
+
+    def set(self, value):
+        setattr(self._model, name[:-1], value)
+
+    return property(get, set, doc=f"``{name}``: see the class docstring's Attributes.")
+
+
+for _name in FITTED_ATTRIBUTES:
+    setattr(ACAITransformer, _name, _fitted_attribute(_name))

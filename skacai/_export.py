@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from skacai._model_file import atomic_write
-from skacai._scaling import divisor
+from skacai._scaling import divisor, scale_in, scale_out
 
 PARTS = ("encoder", "decoder")
 # format -> how messages name it
@@ -88,7 +88,7 @@ class ScaledEncoder(nn.Module):
         self.register_buffer("divisor", torch.from_numpy(divisor))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder((x - self.mean) / self.divisor)
+        return self.encoder(scale_in(x, self.mean, self.divisor))
 
 
 class ScaledDecoder(nn.Module):
@@ -101,7 +101,7 @@ class ScaledDecoder(nn.Module):
         self.register_buffer("mean", torch.from_numpy(mean))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z) * self.scale + self.mean
+        return scale_out(self.decoder(z), self.mean, self.scale)
 
 
 class WhitenedEncoder(nn.Module):
@@ -274,15 +274,17 @@ def require_onnx():
         )
 
 
-def export(path, network, mean, scale, *, n_inputs, part, format, whitening=None):
-    """Write ``network`` (the ``part``) with the scaling (and the codes' ``whitening``,
-    if given) to ``path`` in ``format``.
+def export(path, model, *, part, format):
+    """Write the ``part`` of ``model`` (a :class:`~skacai._model.FittedModel`) with its
+    scaling (and its codes' whitening, if any) to ``path`` in ``format``.
 
-    ``n_inputs`` is the width of the graph's input (features for the encoder, codes
-    for the decoder). The file is written atomically: a failed export leaves
-    ``path`` as it was. See ``ACAITransformer.export``.
+    The file is written atomically: a failed export leaves ``path`` as it was. See
+    ``ACAITransformer.export``.
     """
     part = check_part(part)
+    network = model.encoder if part == "encoder" else model.decoder
+    # The width of the graph's input: features for the encoder, codes for the decoder.
+    n_inputs = model.spec.n_features if part == "encoder" else model.spec.n_components
     format = resolve_format(path, format)
     path = Path(path)
     if path.is_dir():
@@ -293,7 +295,7 @@ def export(path, network, mean, scale, *, n_inputs, part, format, whitening=None
         )
     if format == "onnx":
         require_onnx()
-    module = scaled_module(network, mean, scale, part, whitening)
+    module = scaled_module(network, model.mean, model.scale, part, model.whitening)
     example = torch.zeros(EXAMPLE_ROWS, n_inputs)
     with _quiet_torch():
         with warnings.catch_warnings(record=True) as caught:

@@ -15,6 +15,7 @@ from skacai._device import captures, float32_convolutions
 from skacai._inference import INFERENCE_BATCH_SIZE, sparse_batch_rows
 from skacai._memory import steady_heap
 from skacai._networks import cropping, uncropped
+from skacai._objective import squared_errors
 from skacai._rollback import load_states, module_states, restore, snapshot, weights_finite
 from skacai._training import (
     Optimizers,
@@ -141,7 +142,7 @@ def reconstruction_score(X_val, padded, weights=None):
 def _squared_errors(networks, x):
     """The squared errors of the networks' reconstruction of the rows ``x``, in float64
     (those of float32 rows far beyond the training data's scale overflow float32)."""
-    return (networks.decoder(networks.encoder(x)) - x).double().square()
+    return squared_errors(x, networks.decoder(networks.encoder(x)))
 
 
 def _sparse_score(networks, X_val, weights):

@@ -9,13 +9,16 @@ from scipy import sparse
 
 from skacai import _progress
 from skacai._device import float32_convolutions
-from skacai._scaling import divisor
+from skacai._networks import ARCHITECTURES
+from skacai._objective import squared_errors
+from skacai._validation import checked
 
 # Rows per forward pass in transform / inverse_transform / interpolate / score:
 # bounds their memory without changing their results.
 INFERENCE_BATCH_SIZE = 4096
-# ... except for convolutional networks on a CPU: their activations (16 x 32 x 32
-# floats a row for MNIST) then stay in the caches, 2.7 times as fast as 4096 rows.
+# ... except for the architectures whose activations then stay in a CPU's caches
+# (``Architecture.small_cpu_batches``: the conv networks, 16 x 32 x 32 floats a row
+# for MNIST).
 CONV_CPU_INFERENCE_BATCH_SIZE = 128
 # Sparse input is densified at most this many values at a time (4,096 rows of 1,024
 # features): fewer rows for wide data such as text's tens of thousands of columns.
@@ -24,7 +27,7 @@ SPARSE_BATCH_VALUES = 2**22
 
 def batch_rows(architecture, device):
     """Rows per forward pass of the inference methods."""
-    if architecture == "conv" and torch.device(device).type == "cpu":
+    if ARCHITECTURES[architecture].small_cpu_batches and torch.device(device).type == "cpu":
         return min(INFERENCE_BATCH_SIZE, CONV_CPU_INFERENCE_BATCH_SIZE)
     return INFERENCE_BATCH_SIZE
 
@@ -36,47 +39,58 @@ def sparse_batch_rows(rows, n_features):
 
 
 class Model:
-    """A fitted model's networks and scaling applied to NumPy arrays (or CSR matrices,
-    densified batch by batch), ``rows`` at a time."""
+    """A :class:`~skacai._model.FittedModel` applied to NumPy arrays (or CSR matrices,
+    densified batch by batch), ``rows`` at a time: scaling, networks, whitening."""
 
-    def __init__(self, encoder, decoder, mean, scale, *, device, rows, verbose=0):
-        self.encoder, self.decoder = encoder, decoder
-        self.mean, self.scale, self.divisor = mean, scale, divisor(scale)
-        self.n_features = mean.shape[0]
-        self.device, self.rows, self.verbose = device, rows, verbose
+    def __init__(self, fitted, *, verbose=0):
+        self.encoder, self.decoder = fitted.encoder, fitted.decoder
+        self.scaling, self.whitening = fitted.scaling, fitted.whitening
+        self.n_features, self.n_components = fitted.spec.n_features, fitted.spec.n_components
+        self.device, self.verbose = fitted.device, verbose
+        self.rows = batch_rows(fitted.spec.architecture, fitted.device)
+
+    def transform(self, X):
+        """X -> codes, whitened where the model whitens them (``transform``)."""
+        codes = checked(self.encode(X), "transform", X.dtype)
+        return codes if self.whitening is None else self.whitening.apply(codes)
+
+    def inverse_transform(self, codes):
+        """Codes (whitened where the model whitens them) -> data."""
+        codes = codes if self.whitening is None else self.whitening.invert(codes)
+        return checked(self.decode(codes), "inverse_transform", codes.dtype)
 
     def bar(self, method, X):
         """A progress bar over X's rows for a long call when verbose, else a no-op."""
         return _progress.inference_bar(self.verbose, method, X.shape[0], self.rows)
 
-    def encode(self, X, n_components, method="transform"):
-        """X -> codes, computed batch by batch in X's precision (float32 or float64)."""
+    def encode(self, X, method="transform"):
+        """X -> raw codes, computed batch by batch in X's precision (float32 or float64)."""
         run = Runner(self.encoder, self.device, X.dtype)
 
         def encode(batch):
-            return run((batch - self.mean) / self.divisor)
+            return run(self.scaling.apply(batch))
 
-        return map_batches(encode, X, n_components, self.rows, bar=self.bar(method, X))
+        return map_batches(encode, X, self.n_components, self.rows, bar=self.bar(method, X))
 
     def decode(self, codes, method="inverse_transform"):
         """Codes -> data in the input's units, batch by batch in the codes' precision."""
         run = Runner(self.decoder, self.device, codes.dtype)
 
         def decode(batch):
-            return run(batch) * self.scale + self.mean
+            return self.scaling.inverse(run(batch))
 
         return map_batches(decode, codes, self.n_features, self.rows, bar=self.bar(method, codes))
 
-    def score_samples(self, X, n_components, method):
+    def score_samples(self, X, method):
         """Negative mean squared reconstruction error of each row of X (float64)."""
 
         def score(batch):  # batch by batch, so that no temporary is the size of X
-            reconstruction = self.decode(self.encode(batch, n_components))
-            squared = np.square(batch - reconstruction, dtype=np.float64)
-            return -np.mean(squared, axis=1, keepdims=True)
+            reconstruction = self.decode(self.encode(batch))
+            return -np.mean(squared_errors(batch, reconstruction), axis=1, keepdims=True)
 
         bar = self.bar(method, X)
-        return map_batches(score, X, 1, self.rows, dtype=np.float64, bar=bar)[:, 0]
+        scores = map_batches(score, X, 1, self.rows, dtype=np.float64, bar=bar)[:, 0]
+        return checked(scores, method, X.dtype)
 
 
 class Runner:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from numbers import Integral
@@ -31,11 +31,6 @@ class Networks(NamedTuple):
     encoder: nn.Module
     decoder: nn.Module
     critic: nn.Module
-
-    @classmethod
-    def of(cls, estimator):
-        """The fitted estimator's networks (its ``NETWORK_ATTRIBUTES``)."""
-        return cls(*(getattr(estimator, name) for name in NETWORK_ATTRIBUTES))
 
     def autoencoder_parameters(self) -> list[nn.Parameter]:
         return [*self.encoder.parameters(), *self.decoder.parameters()]
@@ -433,7 +428,54 @@ def _conv_networks(spec: NetworkSpec) -> tuple[nn.Module, nn.Module, nn.Module]:
     )
 
 
-_BUILDERS = {"mlp": _mlp_networks, "conv": _conv_networks}
+@dataclass(frozen=True)
+class Architecture:
+    """A network family: how to build it and what its ``"auto"`` values are.
+
+    A new family is a builder here and an entry in :data:`ARCHITECTURES`; the
+    parameter constraints, the command line's choices, ``warm_start``'s comparison
+    and the model file's checks read the entry.
+    """
+
+    build: Callable[[NetworkSpec], tuple[nn.Module, nn.Module, nn.Module]]
+    # The spec's fields that describe these networks (warm_start compares them).
+    fields: tuple[str, ...]
+    # max_iter="auto": about this many training samples (epochs x rows) per fit.
+    auto_budget: int
+    auto_batch: int  # batch_size="auto"
+    # The spec field whose count sets how many layers a file's networks have, and
+    # what those are called in messages.
+    depth: Callable[[dict], int]
+    depth_name: str
+    images: bool  # reads rows as images: pads them, and scaling="minmax" pads as the paper
+    layout: torch.memory_format  # of its weights (channels-last convolutions)
+    small_cpu_batches: bool = False  # inference on a CPU in batches of a few rows
+
+
+# Budgets: docs/defaults.md gives the fit times they take.
+ARCHITECTURES = {
+    "mlp": Architecture(
+        _mlp_networks,
+        fields=("n_components", "hidden_layer_sizes"),
+        auto_budget=600_000,
+        auto_batch=128,
+        depth=lambda spec: len(spec.get("hidden_layer_sizes", ())),
+        depth_name="hidden layers",
+        images=False,
+        layout=torch.contiguous_format,
+    ),
+    "conv": Architecture(
+        _conv_networks,
+        fields=("n_components", "image_shape", "conv_width", "n_scales"),
+        auto_budget=120_000,
+        auto_batch=64,
+        depth=lambda spec: spec.get("n_scales", 3),
+        depth_name="scales",
+        images=True,
+        layout=torch.channels_last,
+        small_cpu_batches=True,
+    ),
+}
 
 
 def meta_networks(spec: NetworkSpec) -> tuple[nn.Module | None, ...]:
@@ -447,7 +489,7 @@ def meta_networks(spec: NetworkSpec) -> tuple[nn.Module | None, ...]:
     if not any(spec.builtin):
         return (None, None, None)
     with torch.device("meta"):
-        networks = _BUILDERS[spec.architecture](spec)
+        networks = ARCHITECTURES[spec.architecture].build(spec)
     return tuple(n if own else None for n, own in zip(networks, spec.builtin, strict=True))
 
 
@@ -462,17 +504,14 @@ def build_networks(
     then drawn from ``generator`` only. With ``generator=None`` they are left
     uninitialised, for loading saved weights into.
 
-    Convolutional networks keep their weights in the channels-last layout
-    (``torch.channels_last``), so their convolutions run channels-last: on the
-    project's 2-core CPU that trains 1.3x (width 16) to 2.5x (width 8,
-    bfloat16) as fast as the default layout (``benchmarks/conv_layout.py``;
-    on an H100, inference 1.1-1.25 times and eager training within noise).
-    The values are the same; only the strides
-    differ. Optimiser states must share their parameter's strides
+    Each architecture keeps its weights in its ``layout``: convolutional networks
+    channels-last, so that their convolutions run channels-last (faster on CPUs;
+    ``docs/performance.md`` has the measurements). The values are the same; only
+    the strides differ. Optimiser states must share their parameter's strides
     (:func:`skacai._training.match_parameter_layout`).
     """
     networks = meta_networks(spec)
-    layout = torch.channels_last if spec.architecture == "conv" else torch.contiguous_format
+    layout = ARCHITECTURES[spec.architecture].layout
     initialised = []
     for module in networks:
         if module is None:  # the user's network, built elsewhere

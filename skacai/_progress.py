@@ -78,3 +78,13 @@ def format_terms(terms, loss):
     parts = [f"loss={loss:.4g}"]
     parts += [f"{name}={value:.4g}" for name, value in terms.items()]
     return ", ".join(parts)
+
+
+def show_epoch(bar, verbose, n_iter, entry):
+    """Report a completed epoch (its history entry: the loss, then each term) on the
+    training ``bar``, and with ``verbose >= 2`` as a line of its own."""
+    loss, terms = entry["loss"], {k: v for k, v in entry.items() if k != "loss"}
+    bar.set_postfix_str(format_terms(terms, loss))
+    if verbose >= 2:
+        parts = ", ".join(f"{name} = {value:.6f}" for name, value in terms.items())
+        tqdm.write(f"Iteration {n_iter}, loss = {loss:.6f} ({parts})")

@@ -1,4 +1,4 @@
-"""Undo: a failed call leaves the estimator exactly as it was, and a failed epoch
+"""Undo: a failed call leaves the fitted model exactly as it was, and a failed epoch
 leaves the networks as they were before it."""
 
 from __future__ import annotations
@@ -11,43 +11,40 @@ from contextlib import contextmanager
 
 import torch
 
-from skacai._networks import NETWORK_ATTRIBUTES
-
 
 @contextmanager
-def unchanged_on_error(estimator, *, in_place=False):
-    """Leave the estimator exactly as it was if the block raises, and re-raise.
+def unchanged_on_error(model):
+    """Leave ``model`` (a fitted model, or None) exactly as it was if the block raises,
+    and re-raise.
 
-    Attributes are restored by reference, which suffices when the block only
-    assigns them (validation, a fresh fit's new networks). With
-    ``in_place=True`` (training continues the fitted networks) what training
-    mutates in place is saved too: the networks' weights and device, the
-    optimiser states (whose tensors the live optimisers share and update) and
-    the lengths of the append-only history lists.
+    Its fields are restored by reference; what training mutates in place is saved
+    too: the networks' weights and device, the optimiser states (whose tensors the
+    live optimisers share and update) and the lengths of the append-only record.
     """
-    saved = dict(estimator.__dict__)
-    if in_place:
-        networks = [saved[name] for name in NETWORK_ATTRIBUTES]
-        weights = module_states(networks)
-        optimizer_states = map_tensors(torch.Tensor.clone, saved.get("_optimizer_states"))
-        histories = [saved["loss_curve_"], *saved["history_"].values()]
-        lengths = [len(values) for values in histories]
+    if model is None:
+        yield
+        return
+    saved = dict(vars(model))
+    networks = list(model.networks)
+    weights = module_states(networks)
+    optimizer_states = map_tensors(torch.Tensor.clone, model.optimizer_states)
+    histories = [model.loss_curve, *model.history.values()]
+    lengths = [len(values) for values in histories]
     try:
         yield
     except BaseException:
-        estimator.__dict__.clear()
-        estimator.__dict__.update(saved)
-        if in_place:
-            for module in networks:
-                module.to(saved["device_"])
-            load_states(networks, weights)
-            estimator._optimizer_states = optimizer_states
-            for values, length in zip(histories, lengths, strict=True):
-                del values[length:]
+        vars(model).clear()
+        vars(model).update(saved)
+        for module in networks:
+            module.to(model.device)
+        load_states(networks, weights)
+        model.optimizer_states = optimizer_states
+        for values, length in zip(histories, lengths, strict=True):
+            del values[length:]
         raise
 
 
-# The calls running on each estimator: [thread id, method name, writes] per call.
+# The calls running on each object: [thread id, method name, writes] per call.
 _RUNNING = weakref.WeakKeyDictionary()
 _RUNNING_LOCK = threading.Lock()
 
@@ -68,22 +65,22 @@ def one_writer(*, writes):
         name = method.__name__
 
         @functools.wraps(method)
-        def guarded(estimator, *args, **kwargs):
+        def guarded(instance, *args, **kwargs):
             call = [threading.get_ident(), name, writes]
             with _RUNNING_LOCK:
-                running = _RUNNING.setdefault(estimator, [])
+                running = _RUNNING.setdefault(instance, [])
                 for thread, other, other_writes in running:
                     if thread != call[0] and (writes or other_writes):
                         raise RuntimeError(
                             f"{name} cannot run while {other} runs on this "
-                            f"{type(estimator).__name__} in another thread: training changes "
+                            f"{type(instance).__name__} in another thread: training changes "
                             f"its weights at every step. Wait until {other} returns (join "
                             "its thread), or give each thread its own model "
                             "(sklearn.base.clone)."
                         )
                 running.append(call)
             try:
-                return method(estimator, *args, **kwargs)
+                return method(instance, *args, **kwargs)
             finally:
                 with _RUNNING_LOCK:
                     running.remove(call)

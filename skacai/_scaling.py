@@ -162,10 +162,47 @@ def divisor(scale):
     return np.where(scale > 0, scale, 1.0)
 
 
+def scale_in(X, mean, divisor):
+    """The scaling applied: ``(X - mean) / divisor`` (NumPy arrays or torch tensors)."""
+    return (X - mean) / divisor
+
+
+def scale_out(Y, mean, scale):
+    """The scaling undone: ``Y * scale + mean`` (NumPy arrays or torch tensors)."""
+    return Y * scale + mean
+
+
+@dataclass(frozen=True, eq=False)
+class Scaling:
+    """The fitted input scaling: ``(X - mean) / divisor`` on the way into the networks,
+    ``Y * scale + mean`` on the way out (``divisor``: ``scale`` with 1 for features
+    without spread, which decode as their ``mean``)."""
+
+    mean: np.ndarray  # (n_features,)
+    scale: np.ndarray  # (n_features,)
+
+    @property
+    def divisor(self):
+        return divisor(self.scale)
+
+    def forward(self, X, parameter=None):
+        """X scaled, in float32 for training; ValueError where float32 overflows
+        (the message names the ``scaling`` ``parameter``)."""
+        return to_float32(X, self.mean, self.scale, parameter)
+
+    def apply(self, X):
+        """X scaled in its own precision (inference)."""
+        return scale_in(X, self.mean, self.divisor)
+
+    def inverse(self, Y):
+        """Scaled values back in the input's units."""
+        return scale_out(Y, self.mean, self.scale)
+
+
 def to_float32(X, mean, scale, scaling):
     """X scaled and in float32 for training; ValueError where float32 overflows."""
     with np.errstate(over="ignore", invalid="ignore"):
-        scaled = ((X - mean) / divisor(scale)).astype(np.float32)
+        scaled = scale_in(X, mean, divisor(scale)).astype(np.float32)
     if not np.isfinite(scaled).all():
         raise _overflow(scaling)
     return scaled
@@ -177,8 +214,8 @@ def check_sparse_float32(X, mean, scale, scaling):
     columns that hold implicit zeros."""
     columns = X.indices
     with np.errstate(over="ignore", invalid="ignore"):
-        stored = ((X.data - mean[columns]) / divisor(scale)[columns]).astype(np.float32)
-        zeros = ((0.0 - mean) / divisor(scale)).astype(np.float32)
+        stored = scale_in(X.data, mean[columns], divisor(scale)[columns]).astype(np.float32)
+        zeros = scale_in(0.0, mean, divisor(scale)).astype(np.float32)
     implicit = np.bincount(columns, minlength=X.shape[1]) < X.shape[0]
     if not (np.isfinite(stored).all() and np.isfinite(zeros[implicit]).all()):
         raise _overflow(scaling, sparse_input=True)

@@ -17,27 +17,18 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
+from scipy import sparse
 
-from skacai import _mlp_step
+from skacai import _mlp_step, _objective
 from skacai._mlp_step import Workspace
 from skacai._networks import Networks, dropout_during, drops
-from skacai._scaling import check_sparse_float32, to_float32
-
-TERM_NAMES = ("reconstruction", "adversarial", "critic", "critic_regularization")
+from skacai._objective import TERM_NAMES, LossTerms
+from skacai._scaling import check_sparse_float32
 
 
 class Optimizers(NamedTuple):
     autoencoder: torch.optim.Optimizer
     critic: torch.optim.Optimizer
-
-
-class LossTerms(NamedTuple):
-    """The four terms of ACAI's two losses (unweighted)."""
-
-    reconstruction: torch.Tensor  # mean((x - g(f(x)))^2)
-    adversarial: torch.Tensor  # mean(d(x_mix)^2)
-    critic: torch.Tensor  # mean((d(x_mix) - alpha)^2)
-    critic_regularization: torch.Tensor  # mean(d(gamma x + (1 - gamma) x_hat)^2)
 
 
 class Losses(NamedTuple):
@@ -117,10 +108,8 @@ def acai_losses(
         critic=(critic_mix - alpha).square().mean(),
         critic_regularization=critic_reg.square().mean(),
     )
-    autoencoder_loss = terms.reconstruction
-    if adversarial_weight != 0:
-        autoencoder_loss = autoencoder_loss + adversarial_weight * terms.adversarial
-    return Losses(autoencoder_loss, terms.critic + terms.critic_regularization, terms)
+    autoencoder_loss = _objective.autoencoder_loss(terms, adversarial_weight)
+    return Losses(autoencoder_loss, _objective.critic_loss(terms), terms)
 
 
 def train_step(
@@ -169,7 +158,7 @@ class SparseRows:
     a scipy CSR matrix on the CPU, densified, scaled and moved to ``device`` one
     batch of rows at a time, never whole.
 
-    Each batch is :func:`~skacai._scaling.to_float32` of its dense rows (padded
+    Each batch is ``Scaling.forward`` of its dense rows (padded
     into images by ``geometry``, a conv encoder's, if given), so it holds exactly
     the values that the same rows of the dense tensor of X would: training on it
     gives the model that the dense X gives. Values that overflow float32 once
@@ -178,20 +167,18 @@ class SparseRows:
 
     dtype = torch.float32
 
-    def __init__(self, X, mean, scale, scaling, device, geometry=None):
-        check_sparse_float32(X, mean, scale, scaling)
-        self.X, self.mean, self.scale, self.scaling = X, mean, scale, scaling
+    def __init__(self, X, scaling, parameter, device, geometry=None):
+        check_sparse_float32(X, scaling.mean, scaling.scale, parameter)
+        self.X, self.scaling, self.parameter = X, scaling, parameter
         self.shape = X.shape
         self.device = torch.device(device)
         self.geometry = geometry
 
     def rows(self, index):
         """The rows ``index`` (a slice or an array of row numbers) as a dense tensor."""
-        dense = to_float32(self.X[index].toarray(), self.mean, self.scale, self.scaling)
-        tensor = torch.from_numpy(dense).to(self.device)
-        if self.geometry is not None:
-            tensor = self.geometry.pad(tensor).flatten(start_dim=1)
-        return tensor
+        return _dense_rows(
+            self.X[index].toarray(), self.scaling, self.parameter, self.device, self.geometry
+        )
 
     def batches(self, order, batch_size):
         """The batches of ``batch_size`` rows: in ``order`` (a tensor), or as stored (None)."""
@@ -200,6 +187,30 @@ class SparseRows:
         for start in range(0, self.shape[0], batch_size):
             stop = start + batch_size
             yield self.rows(slice(start, stop) if order is None else order[start:stop])
+
+
+def training_rows(X, scaling, parameter, device, geometry=None):
+    """X scaled (a :class:`~skacai._scaling.Scaling`; ``parameter``: the ``scaling``
+    parameter its messages name) in float32 on ``device``, padded into images by
+    ``geometry`` (a conv encoder's) where given: a tensor, or :class:`SparseRows` for
+    sparse X. ValueError where float32 overflows."""
+    if sparse.issparse(X):
+        return SparseRows(X, scaling, parameter, device, geometry)
+    return _dense_rows(X, scaling, parameter, device, geometry)
+
+
+def model_rows(model, X, parameter, device):
+    """X as ``model`` (a :class:`~skacai._model.FittedModel`) trains on it: its scaling,
+    and its padding where the loss covers the padded image (:func:`training_rows`)."""
+    geometry = model.encoder.geometry if model.spec.loss_on_padding else None
+    return training_rows(X, model.scaling, parameter, device, geometry)
+
+
+def _dense_rows(X, scaling, parameter, device, geometry):
+    tensor = torch.from_numpy(scaling.forward(X, parameter)).to(device)
+    if geometry is not None:
+        tensor = geometry.pad(tensor).flatten(start_dim=1)
+    return tensor
 
 
 def train_epoch(

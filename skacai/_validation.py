@@ -248,3 +248,43 @@ def all_finite(array):
         np.isfinite(array[start : start + _FINITE_CHUNK]).all()
         for start in range(0, array.shape[0], _FINITE_CHUNK)
     )
+
+
+def validation_weights(sample_weight_val, X_val, scoring):
+    """``(X_val, weights)``: ``fit``'s validation rows with positive weight and their
+    weights (None: equal), checked as ``sample_weight`` is; ``scoring``: the
+    estimator's parameter (a callable sees X_val only, so weights are refused)."""
+    if sample_weight_val is None:
+        return X_val, None
+    if X_val is None:
+        raise ValueError(
+            "sample_weight_val is given without X_val: it weights the rows of X_val. "
+            "Pass X_val too, or leave sample_weight_val out (the held-out rows of a "
+            "weighted fit are weighted by sample_weight)."
+        )
+    if scoring is not None:
+        raise ValueError(
+            f"sample_weight_val weights the default score (the reconstruction error), "
+            f"but scoring={scoring!r} is given, which sees X_val only: weight the "
+            "rows inside scoring, or leave sample_weight_val out."
+        )
+    try:
+        return sample_weights(sample_weight_val, X_val)
+    except ValueError as error:
+        message = str(error).replace("sample_weight ", "sample_weight_val ", 1)
+        raise ValueError(message.replace("row of X ", "row of X_val ")) from None
+
+
+def check_X_val(X_val, early_stopping, validate):
+    """``fit``'s X_val checked by ``validate`` as X is (None if not given)."""
+    if X_val is None:
+        return None
+    if not early_stopping:
+        raise ValueError(
+            "X_val is given to fit while early_stopping=False: X_val is the validation "
+            "data of early stopping. Set early_stopping=True, or leave X_val out."
+        )
+    try:
+        return validate(X_val)
+    except ValueError as error:
+        raise ValueError(f"X_val is invalid: {error}") from error

@@ -66,9 +66,9 @@ def fitted_state(model, X):
         "weights": [p.detach().clone() for m in modules for p in m.parameters()],
         "optimizer": [
             (path, leaf.clone() if isinstance(leaf, torch.Tensor) else leaf)
-            for path, leaf in _flatten(model._optimizer_states)
+            for path, leaf in _flatten(model._model.optimizer_states)
         ],
-        "generator": model._generator_state[1].clone(),
+        "generator": model._model.generator_state[1].clone(),
         "codes": model.transform(X),
     }
 

@@ -115,7 +115,7 @@ def test_factories_build_the_networks_they_name_and_train(digits):
     # It learns: the reconstruction error falls.
     assert model.history_["reconstruction"][-1] < 0.8 * model.history_["reconstruction"][0]
     # Networks of the user's train with autograd, not skacai's hand-written MLP step.
-    assert not _mlp_step.handles(Networks.of(model))
+    assert not _mlp_step.handles(Networks(model.encoder_, model.decoder_, model.critic_))
 
 
 def test_the_parameters_are_not_touched_by_fit(digits):

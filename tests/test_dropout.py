@@ -185,7 +185,7 @@ def test_zero_rate_draws_no_mask_and_trains_as_without_dropout(X, monkeypatch):
     assert rates == []
     dropped = fit(X, dropout=0.25)  # the counter and the generator do see draws
     assert rates and set(rates) == {0.25}
-    assert not torch.equal(zero._generator_state[1], dropped._generator_state[1])
+    assert not torch.equal(zero._model.generator_state[1], dropped._model.generator_state[1])
 
     def no_dropout(networks, rate, generator):
         assert rate == 0.0
@@ -196,13 +196,13 @@ def test_zero_rate_draws_no_mask_and_trains_as_without_dropout(X, monkeypatch):
     for a, b in zip(all_weights(zero), all_weights(without), strict=True):
         assert torch.equal(a, b)
     assert zero.history_ == without.history_
-    assert torch.equal(zero._generator_state[1], without._generator_state[1])
+    assert torch.equal(zero._model.generator_state[1], without._model.generator_state[1])
 
 
 def test_inference_is_deterministic_and_never_drops(X):
     model = fit(X, dropout=0.5, whiten=False)  # transform returns the encoder's output
     assert not model.encoder_.training and model.encoder_.dropout == 0.0
-    generator_state = model._generator_state[1].clone()
+    generator_state = model._model.generator_state[1].clone()
     codes = model.transform(X)
     np.testing.assert_array_equal(model.transform(X), codes)
     with torch.no_grad():  # the encoder evaluated directly, in evaluation mode
@@ -213,7 +213,7 @@ def test_inference_is_deterministic_and_never_drops(X):
     reconstruction = model.inverse_transform(codes)
     np.testing.assert_array_equal(model.inverse_transform(codes), reconstruction)
     np.testing.assert_array_equal(model.score_samples(X), model.score_samples(X))
-    assert torch.equal(model._generator_state[1], generator_state)
+    assert torch.equal(model._model.generator_state[1], generator_state)
     # The same weights in training mode with dropout give other codes: inference is what differs.
     with torch.no_grad(), dropout_during([model.encoder_], 0.5, torch.Generator()):
         model.encoder_.train()

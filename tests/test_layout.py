@@ -21,13 +21,18 @@ PACKAGE = Path(__file__).resolve().parents[1] / "skacai"
 LAYERS = [
     ("foundations", {"_version", "exceptions", "_sklearn_compat", "_optional", "_memory"}),
     ("checks", {"_validation", "_progress", "_versions"}),
-    ("data, networks and the file format", {"_scaling", "_networks", "datasets", "_model_file"}),
+    (
+        "data, networks, objective and the file format",
+        {"_scaling", "_networks", "_objective", "datasets", "_model_file"},
+    ),
     (
         "metrics, devices, state and your networks",
         {"metrics", "_device", "_rollback", "_mlp_step", "_custom"},
     ),
+    ("the fitted model", {"_model"}),
     ("computation", {"_training", "_inference"}),
     ("training loop", {"_fit_loop"}),
+    ("fit plan", {"_plan"}),
     ("model files", {"_persistence"}),
     ("export", {"_export"}),
     ("estimator", {"_estimator"}),
@@ -200,3 +205,60 @@ def test_imports_are_resolved_to_their_units(tmp_path):
     ]
     relative = ast.parse("from .. import _device\nfrom ._args import x\n")
     assert {unit for _, unit in imported_units(relative, path)} == {"_device", "_cli"}
+
+
+def estimator_private_names():
+    """The private names an estimator has: its own methods and attributes (``_model``,
+    ``_train``, ...) and scikit-learn's that it carries (``_validate_params``, ...)."""
+    tree = ast.parse((PACKAGE / "_estimator.py").read_text())
+    names = {"_validate_params", "_sklearn_output_config", "_more_tags", "_get_tags"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if node.value.id == "self":
+                names.add(node.attr)
+        elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            names.add(node.targets[0].id)
+    return {n for n in names if n.startswith("_") and not n.startswith("__")}
+
+
+def estimator_couplings(tree, private, public=False):
+    """``(line, what)`` where a module takes an estimator (a parameter of that name) or
+    reads one of its private names on anything but ``self``. A ``public`` module
+    (``metrics``: scikit-learn's scorer signature) may take one and use its public API."""
+    for node in ast.walk(tree):
+        if not public and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            for argument in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs):
+                if argument.arg == "estimator":
+                    yield node.lineno, "takes an estimator (a parameter named 'estimator')"
+        elif (
+            isinstance(node, ast.Attribute)
+            and node.attr in private
+            and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+        ):
+            yield node.lineno, f"reads the estimator's private {node.attr!r}"
+
+
+def test_no_module_below_the_estimator_takes_it():
+    """Modules below the estimator receive the fitted model, networks, arrays and
+    settings, never the estimator: no parameter named ``estimator``, no read of a
+    private name that the estimator defines (``model._model``, ``x._network_spec``)."""
+    private = estimator_private_names()
+    below = LAYER_OF["_estimator"]
+    offenders = [
+        f"{path.relative_to(PACKAGE.parent)}:{lineno} {what}"
+        for unit, path, _, tree in parsed()
+        if LAYER_OF[unit] < below
+        for lineno, what in estimator_couplings(tree, private, not unit.startswith("_"))
+    ]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_estimator_couplings_are_found():
+    private = estimator_private_names()
+    assert {"_model", "_network_spec", "_validate_params", "_train"} <= private
+    source = "def save(estimator, path):\n    return estimator._model\n"
+    found = list(estimator_couplings(ast.parse(source), private))
+    assert [lineno for lineno, _ in found] == [1, 2]
+    assert not list(estimator_couplings(ast.parse("def f(self):\n    self._model\n"), private))

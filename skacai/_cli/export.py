@@ -61,8 +61,8 @@ def run(args):
         model.export(output, part=args.part, format=format)
     except ImportError as error:
         raise CommandError(str(error)) from None
-    spec = model._network_spec
-    shapes = [f"{model.n_features_in_} features", f"{spec.n_components} codes"]
+    n_codes = len(model.get_feature_names_out())
+    shapes = [f"{model.n_features_in_} features", f"{n_codes} codes"]
     if args.part == "decoder":
         shapes.reverse()
     print(
