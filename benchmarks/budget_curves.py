@@ -26,6 +26,8 @@ the paired table (means, spreads and ACAI - AE per seed) and ``plot`` draws
 
     python benchmarks/budget_curves.py train --threads 1
     python benchmarks/budget_curves.py train --data digits --seeds 0 --threads 1
+    taskset -c 0 python benchmarks/budget_curves.py train --threads 1 --models acai &
+    taskset -c 1 python benchmarks/budget_curves.py train --threads 1 --models ae
     python benchmarks/budget_curves.py evaluate --threads 1
     python benchmarks/budget_curves.py report
     python benchmarks/budget_curves.py plot
@@ -133,7 +135,7 @@ def train_to(data, model, seed, epochs, X, log=None):
     return estimator
 
 
-def jobs(datasets, seeds, max_samples):
+def jobs(datasets, seeds, max_samples, models=tuple(MODELS)):
     """(samples, data, epochs, seed, model) in order of samples seen, then data, seed, model."""
     sizes = {"mnist": 60_000, "digits": 1_347}
     todo = [
@@ -141,7 +143,7 @@ def jobs(datasets, seeds, max_samples):
         for data in datasets
         for epochs in STAGES[data]
         for seed in seeds
-        for model in MODELS
+        for model in models
         if epochs * sizes[data] <= max_samples
     ]
     return sorted(todo)
@@ -150,7 +152,7 @@ def jobs(datasets, seeds, max_samples):
 def train(args):
     CHECKPOINTS.mkdir(parents=True, exist_ok=True)
     data_cache = {}
-    for _, data, epochs, seed, model in jobs(args.data, args.seeds, args.max_samples):
+    for _, data, epochs, seed, model in jobs(args.data, args.seeds, args.max_samples, args.models):
         if stage_file(data, model, seed, epochs).exists():
             continue
         if data not in data_cache:
@@ -362,6 +364,10 @@ def main(argv=None):
     parser.add_argument("command", choices=["train", "evaluate", "report", "plot"])
     parser.add_argument("--data", nargs="+", choices=list(STAGES), default=list(STAGES))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument(
+        "--models", nargs="+", choices=sorted(MODELS), default=sorted(MODELS),
+        help="train only these (two processes on two cores: one model each)",
+    )  # fmt: skip
     parser.add_argument("--max-samples", type=int, default=10**7)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--mnist", type=Path, default=DEFAULT_MNIST)

@@ -956,6 +956,12 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         (1, 8)
         """
         check_is_fitted(self)
+        if sparse.issparse(X):  # before check_array, whose messages print X
+            raise TypeError(
+                "Sparse data was passed for X, but dense data is required. Use "
+                "'.toarray()' to convert it: inverse_transform takes codes, the output "
+                "of transform."
+            )
         codes = check_array(X, dtype=FLOAT_DTYPES, input_name="X")
         n_components = self._n_features_out
         if codes.shape[1] != n_components:

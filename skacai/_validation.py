@@ -34,7 +34,7 @@ def check_sparse_structure(X):
     """ValueError unless the arrays of the sparse matrix X agree with each other and with
     its shape: index arrays of integers, in range, ``indptr`` monotone and consistent with
     the stored values (CSR, CSC, BSR), coordinates in range (COO), one row of ``data`` per
-    offset (DIA), one value per column index and columns in range (LIL). Converting X to
+    signed offset (DIA), one value per column index and columns in range (LIL). Converting X to
     CSR and every other use of X trust these.
 
     Reads X's stored arrays once (cost proportional to X's stored size, twice for LIL);
@@ -58,6 +58,10 @@ def check_sparse_structure(X):
         _check_indices(X.col, n_columns, "column", len(X.data))
     elif X.format == "dia":
         _check_integers(X.offsets, "offsets")
+        if X.offsets.dtype.kind != "i":  # scipy counts DIA values with the offsets' type
+            raise ValueError(
+                _DAMAGED.format(f"its offsets are {X.offsets.dtype}, not signed integers")
+            )
         if X.data.ndim != 2 or X.data.shape[0] != len(X.offsets):
             raise ValueError(
                 _DAMAGED.format(f"{len(X.offsets)} offsets for data of shape {X.data.shape}")
@@ -96,14 +100,14 @@ def _check_indices(index, size, name, n_values):
 def _check_compressed(X, n_major, n_minor, major, minor):
     """CSR / CSC / BSR: ``indptr`` has one entry per ``major`` + 1 and rises from 0 to at most
     the number of stored values; each index is a ``minor`` of the matrix."""
-    indptr = X.indptr
+    indptr = X.indptr  # compared, never subtracted: np.diff wraps around on unsigned ints
     _check_integers(indptr, "indptr")
     _check_indices(X.indices, n_minor, minor, len(X.data))
     if len(indptr) != n_major + 1:
         raise ValueError(
             _DAMAGED.format(f"its indptr holds {len(indptr)} entries, not {n_major} {major}s + 1")
         )
-    if indptr[0] != 0 or indptr[-1] > len(X.indices) or np.any(np.diff(indptr) < 0):
+    if indptr[0] != 0 or indptr[-1] > len(X.indices) or np.any(indptr[1:] < indptr[:-1]):
         raise ValueError(
             _DAMAGED.format(
                 f"its indptr must rise from 0 to at most {len(X.indices)} (the stored "

@@ -796,3 +796,20 @@ def test_more_components_than_features_is_an_overcomplete_code(X):
     assert model.inverse_transform(codes_).shape == X.shape
     assert model.history_["reconstruction"][-1] < model.history_["reconstruction"][0]
     assert len(model.get_feature_names_out()) == 2 * N_FEATURES
+
+
+def test_inverse_transform_refuses_a_damaged_sparse_matrix_before_reading_it():
+    """scikit-learn's complex-data message prints X, which converts a DIA matrix whose
+    offsets overflow; the sparse refusal comes first (found by tests/test_fuzz.py)."""
+    X = np.random.default_rng(0).normal(size=(20, 4))
+    model = ACAITransformer(n_components=2, max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X)
+    damaged = scipy.sparse.random(1, 2, density=1.0, random_state=0).todia()
+    offsets = damaged.offsets.astype(object)
+    offsets[0] = 2**63
+    damaged.offsets = offsets
+    damaged.data = damaged.data.astype(np.complex128)
+    with pytest.raises(TypeError, match=SPARSE):
+        model.inverse_transform(damaged)

@@ -53,6 +53,12 @@ FORGERIES = {
     "row index past the height (csc)": ("csc", {"indices": _set(0, 40)}),
     "indptr claims 2**31 - 1 entries": ("csr", {"indptr": _set(-1, 2**31 - 1)}),
     "indptr decreasing": ("csr", {"indptr": _set(5, 0)}),
+    # np.diff of an unsigned indptr wraps around: 255 then 7 is a rise of 8 (found by
+    # tests/test_fuzz.py; the process aborted)
+    "unsigned indptr overshooting": (
+        "csr",
+        {"indptr": lambda a: _set(1, 255)(a.astype(np.uint8))},
+    ),
     "indptr not starting at 0": ("csr", {"indptr": _set(0, 1)}),
     "indptr of the wrong length": ("csr", {"indptr": lambda a: a[:-1]}),
     "float indices": ("csr", {"indices": lambda a: a.astype(np.float64)}),
@@ -61,6 +67,8 @@ FORGERIES = {
     "coo negative row": ("coo", {"row": _set(0, -3)}),
     "bsr block index past the width": ("bsr", {"indices": _set(0, 6)}),
     "dia offsets and data disagree": ("dia", {"offsets": lambda a: a[:-1]}),
+    # scipy counts a DIA matrix's values in its offsets' type: 5 - 8 wraps to 2**32 - 3
+    "dia unsigned offsets": ("dia", {"offsets": lambda a: a.astype(np.uint32)}),
 }
 
 
