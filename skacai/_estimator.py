@@ -766,9 +766,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         params = self.get_params(deep=False)
         _plan.check_params(params)
         if sparse.issparse(X):  # a first fit checks the parameter, a later one mean_
-            model = None if reset else self._model
-            fitted = None if model is None else (model.mean, model.spec.loss_on_padding)
-            _scaling.refuse_centring(self.scaling, fitted)
+            _scaling.refuse_centring(self.scaling, None if reset else self._model)
         return X, device, params
 
     def _validate_input(self, X, *, reset):
@@ -792,8 +790,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if X_val is None:
             return None
         if self.scoring is None:
-            if weights is not None:
-                weights = torch.from_numpy(weights).to(device)
+            weights = None if weights is None else torch.from_numpy(weights).to(device)
             padded = self._model.spec.loss_on_padding
             return _fit_loop.reconstruction_score(
                 model_rows(self._model, X_val, self.scaling, device), padded, weights
@@ -1144,6 +1141,8 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # Read by tests and benchmarks (benchmarks/quality.py, whiten_default.py).
     _network_spec = property(lambda self: self._model.spec)
     _whitening = property(lambda self: self._model.whitening)
+    _optimizer_states = property(lambda self: self._model.optimizer_states)
+    _generator_state = property(lambda self: self._model.generator_state)
 
     # ------------------------------------------------------------ persistence
 

@@ -18,13 +18,13 @@ CENTRING = ("global", "feature", "minmax")
 
 def refuse_centring(scaling, fitted=None):
     """ValueError for training on sparse X with a scaling that centres it: ``scaling``
-    in a first fit; when continuing one, ``fitted`` (``(mean_, padded)``): a fitted
-    ``mean_`` other than zero, or the paper's padding of conv networks (``padded``)."""
+    in a first fit; when continuing one, ``fitted`` (the fitted model): a fitted
+    ``mean`` other than zero, or the paper's padding of conv networks."""
     if fitted is None and scaling not in CENTRING:
         return
     if fitted is None:
         what = f"scaling={scaling!r}"
-    elif np.any(fitted[0] != 0) or fitted[1]:
+    elif np.any(fitted.mean != 0) or fitted.spec.loss_on_padding:
         what = "The scaling fixed by this model's first fit (its mean_ is not zero)"
     else:
         return

@@ -208,7 +208,7 @@ def test_sparse_x_is_never_densified_whole(X, densified, monkeypatch):
         rows_used.append(architecture)
         return 32
 
-    monkeypatch.setattr(skacai._estimator, "batch_rows", batch_rows)
+    monkeypatch.setattr(skacai._inference, "batch_rows", batch_rows)
     X_sparse = scipy.sparse.csr_matrix(X)
     model = ACAITransformer(**MLP).fit(X_sparse)  # training batches, then whitening's
     assert densified and max(densified) <= 32 < X.shape[0]
@@ -419,7 +419,7 @@ def test_the_sparse_benchmark_runs_and_records_both_modes(tmp_path):
     import sys
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "sparse_input.py"
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "scale" / "sparse_input.py"
     output = tmp_path / "sparse.jsonl"
     arguments = ["--rows", "2000", "--features", "500", "--threads", "1", "--output", output]
     result = subprocess.run(
