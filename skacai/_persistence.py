@@ -375,7 +375,7 @@ def _network_spec(saved, table, where):
     if not isinstance(saved, dict) or not set(saved) <= fields:
         raise _invalid(where, "the network description is not a skacai network spec")
     spec = dict(saved)
-    if spec.get("architecture") not in ARCHITECTURES:
+    if not isinstance(spec.get("architecture"), str) or spec["architecture"] not in ARCHITECTURES:
         raise _invalid(where, f"unknown architecture {spec.get('architecture')!r}")
     spec["custom"] = _custom_field(spec.get("custom", [None, None, None]), where)
     own_parts = tuple(

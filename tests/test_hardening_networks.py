@@ -245,6 +245,24 @@ def test_padding_fields_that_contradict_the_parameters_are_refused(tmp_path, par
         ACAITransformer.load(path)
 
 
+@pytest.mark.parametrize("value", [[], {"mlp": 1}, None, 3])
+def test_an_architecture_that_is_not_a_name_is_refused(tmp_path, value):
+    """A list as the architecture raised TypeError (unhashable) in the registry lookup
+    (found by the long fuzz run after the architectures became a registry)."""
+    from skacai import _model_file, _persistence
+    from skacai.exceptions import ModelFileError
+
+    model = ACAITransformer(**PARAMS | {"n_components": 2}).fit(
+        np.random.default_rng(0).uniform(size=(40, 16))
+    )
+    description, tensors = _persistence._describe(model)
+    description["state"]["network_spec"]["architecture"] = value
+    path = tmp_path / "forged.st"
+    path.write_bytes(_model_file.serialize(description, tensors))
+    with pytest.raises(ModelFileError, match="invalid model description: unknown architecture"):
+        ACAITransformer.load(path)
+
+
 # ------------------------------------------------------------ bounded cost of a model file
 
 
