@@ -370,14 +370,21 @@ def test_benchmarks_lists_the_real_scripts(capsys, tmp_path, monkeypatch):
     code, out, err = run(capsys, "benchmarks")
     assert code == 0, err
     # Modules whose names start with "_" (shared helpers) are not scripts: not listed.
-    paths = (ROOT / "benchmarks").glob("*.py")
-    names = sorted(path.stem for path in paths if not path.name.startswith("_"))
-    assert names and "persistence" in names
+    # Scripts in the purpose folders (speed/, quality/, ...) are named FOLDER/NAME.
+    folder = ROOT / "benchmarks"
+    paths = [*folder.glob("*.py"), *folder.glob("[!_.]*/*.py")]
+    names = sorted(
+        (path.parent != folder, path.relative_to(folder).with_suffix("").as_posix())
+        for path in paths
+        if not path.name.startswith("_")
+    )
+    names = [name for _, name in names]
+    assert names and "speed/persistence" in names
     lines = out.splitlines()
-    assert str(ROOT / "benchmarks") in lines[0]
+    assert str(folder) in lines[0]
     listed = [line.split()[0] for line in lines[1:]]
     assert listed == names
-    assert any("save" in line and line.split()[0] == "persistence" for line in lines)
+    assert any("save" in line and line.split()[0] == "speed/persistence" for line in lines)
     assert "(no description)" not in out
 
 
@@ -396,6 +403,28 @@ def test_benchmarks_runs_a_script_with_its_arguments(capfd, tmp_path):
     assert "args: ['--flag', '1']" in capfd.readouterr().out
     assert main(["benchmarks", "--dir", str(folder), "echo.py", "--", "--help"]) == 3
     assert "args: ['--help']" in capfd.readouterr().out
+
+
+def test_benchmarks_finds_scripts_in_the_purpose_folders(capfd, tmp_path):
+    folder = tmp_path / "bench"
+    for sub in ("speed", "quality", "_helpers", "results"):
+        (folder / sub).mkdir(parents=True)
+    (folder / "top.py").write_text('"""At the top."""\nprint("top")\n')
+    (folder / "speed" / "fast.py").write_text('"""Fast."""\nprint("fast")\n')
+    (folder / "speed" / "_shared.py").write_text('"""Shared."""\n')
+    (folder / "quality" / "fast.py").write_text('"""Also fast."""\nprint("quality fast")\n')
+    (folder / "quality" / "good.py").write_text('"""Good."""\nimport sys\nsys.exit(4)\n')
+    (folder / "_helpers" / "hidden.py").write_text('"""Not a script."""\n')
+    assert main(["benchmarks", "--dir", str(folder)]) == 0
+    listed = [line.split()[0] for line in capfd.readouterr().out.splitlines()[1:]]
+    assert listed == ["top", "quality/fast", "quality/good", "speed/fast"]
+    assert main(["benchmarks", "--dir", str(folder), "good"]) == 4  # by its stem
+    assert main(["benchmarks", "--dir", str(folder), "quality/good.py"]) == 4
+    assert main(["benchmarks", "--dir", str(folder), "speed/fast"]) == 0
+    assert capfd.readouterr().out.splitlines()[-1] == "fast"
+    # a stem that two folders hold must be named with its folder
+    assert main(["benchmarks", "--dir", str(folder), "fast"]) == 1
+    assert "'fast' is ambiguous: quality/fast, speed/fast" in capfd.readouterr().err
 
 
 def test_benchmarks_without_a_folder_explains_where_they_are(capsys, tmp_path, monkeypatch):

@@ -1,16 +1,20 @@
-"""benchmarks/defaults_sweep.py runs, resumes and reports (a tiny budget: a smoke test)."""
+"""benchmarks/defaults/defaults_sweep.py runs, resumes and reports (a tiny budget: a smoke
+test)."""
 
 import importlib.util
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "defaults_sweep.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "defaults" / "defaults_sweep.py"
 
 
 def load_script(name="defaults_sweep"):
+    if str(SCRIPT.parent) not in sys.path:  # as when run: its siblings importable
+        sys.path.insert(0, str(SCRIPT.parent))
     spec = importlib.util.spec_from_file_location(name, SCRIPT.with_name(f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

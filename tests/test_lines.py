@@ -265,7 +265,8 @@ def test_bad_arguments_to_the_line_metrics_name_the_parameter(call, name):
 
 
 def smoothness_of_both(seed):
-    """tests' lines configuration (benchmarks/lines_test_seeds.py): (AE, ACAI) Smoothness."""
+    """tests' lines configuration (benchmarks/robustness/lines_test_seeds.py): (AE, ACAI)
+    Smoothness."""
     X, _ = make_lines(2000, image_size=16, random_state=seed)
     scores = []
     for weight in (0.0, 0.5):
@@ -292,7 +293,7 @@ def test_on_seed_0_acai_interpolates_lines_more_smoothly_than_the_plain_autoenco
     Small conv models on 16x16 lines, 2,000 images x 5 epochs (~10 s each),
     scored on lines they were not trained on, data and model seed 0: ACAI's
     Smoothness must beat the plain autoencoder's by more than 0.03. Over seeds
-    0-5 (``python benchmarks/lines_test_seeds.py 0 1 2 3 4 5``, one thread,
+    0-5 (``python benchmarks/robustness/lines_test_seeds.py 0 1 2 3 4 5``, one thread,
     ``benchmarks/results/lines_test_seeds.jsonl``) the autoencoder's Smoothness
     exceeded ACAI's by 0.103 +- 0.074 (0.530 against 0.427), and on seed 3 the
     autoencoder was the smoother (0.412 against 0.418); the claim over seeds

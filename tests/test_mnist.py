@@ -48,7 +48,7 @@ def test_acai_whitened_codes_cluster_mnist_above_raw_pixels(mnist):
     Kept three-seed evidence (default model, 10 epochs; one k-means++ run seeded like
     the model): ACAI's whitened codes 70.7 / 65.4 / 63.4 %
     (benchmarks/results/default_fit_time.jsonl) against the raw pixels' 60.3 / 56.0 /
-    54.7 % (benchmarks/results/recipe_sweep.jsonl): leads of 10.4, 9.4 and 8.7 points;
+    54.7 % (benchmarks/results/defaults_sweep.jsonl): leads of 10.4, 9.4 and 8.7 points;
     this test's protocol (10 restarts, seed 0) measured 60.1 against 51.8 % for seed 0.
     Not asserted: ACAI's codes *unwhitened* are level with the raw pixels over those
     seeds (55.2 / 58.2 / 60.0 %), and against PCA(16) only one seed was measured.

@@ -1,4 +1,5 @@
-"""benchmarks/paper_tables.py: prints the paper's numbers beside ours, and really trains."""
+"""benchmarks/quality/paper_tables.py: prints the paper's numbers beside ours, and really
+trains."""
 
 import json
 import subprocess
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "paper_tables.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "quality" / "paper_tables.py"
 
 
 def run(*args):

@@ -15,9 +15,17 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
+def script_path(name):
+    """benchmarks/FOLDER/NAME.py (one purpose folder holds it; see benchmarks/manifest.toml)."""
+    (path,) = BENCHMARKS.glob(f"*/{name}.py") or [BENCHMARKS / f"{name}.py"]
+    return path
+
+
 def script(name):
-    sys.path.insert(0, str(BENCHMARKS))  # the scripts import _common
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    path = script_path(name)
+    # as when run: its folder (its siblings) and benchmarks/ (_common) importable
+    sys.path[:0] = [str(path.parent), str(BENCHMARKS)]
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -64,7 +72,7 @@ def test_budget_curves_train_resume_evaluate_report_and_plot(tmp_path, monkeypat
 def test_conv_speed_prints_both_variants_and_their_ratio(mnist_path, tmp_path):
     out = tmp_path / "speed.jsonl"
     result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "conv_speed.py"), "--threads", "1", "--widths", "8",
+        [sys.executable, str(script_path("conv_speed")), "--threads", "1", "--widths", "8",
          "--batch-sizes", "64", "--rows", "128", "--seconds", "0.1", "--repeats", "1",
          "--data", str(mnist_path), "--json", str(out)],
         capture_output=True, text=True, timeout=600,

@@ -1,4 +1,4 @@
-"""benchmarks/quality.py and benchmarks/table3_gpu.py on a tiny fake MNIST (smoke tests)."""
+"""benchmarks/quality/quality.py and table3_gpu.py on a tiny fake MNIST (smoke tests)."""
 
 import json
 import subprocess
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks" / "quality"
 
 
 def fake_mnist(path):
@@ -58,6 +58,8 @@ def test_quality_runs_pairs_resumes_and_reports(mnist, tmp_path):
     paper, ae, centred = records
     assert paper["padding"] == {"pad_center": True, "pad_value": -1.0, "loss_on_padding": True}
     assert centred["padding"]["pad_value"] == 0.0 and centred["params"]["scaling"] is None
+    # the setting's padding, not what scaling=None gives: centred, the loss over it
+    assert centred["padding"]["pad_center"] and centred["padding"]["loss_on_padding"]
     assert (paper["params"]["adversarial_weight"], ae["params"]["adversarial_weight"]) == (0.5, 0)
     # a rerun skips the runs already in the file
     run("quality.py", "--settings", "paper", "--seeds", "0", *common)

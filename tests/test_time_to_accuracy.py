@@ -1,4 +1,4 @@
-"""benchmarks/time_to_accuracy.py: its --ema scoring leaves the training untouched."""
+"""benchmarks/speed/time_to_accuracy.py: its --ema scoring leaves the training untouched."""
 
 import json
 import subprocess
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "time_to_accuracy.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "speed" / "time_to_accuracy.py"
 
 
 def fake_mnist(path):

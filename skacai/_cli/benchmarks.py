@@ -12,9 +12,10 @@ from skacai._cli._common import EXIT_OK, PROG, CommandError, quote, shown
 NAME = "benchmarks"
 HELP = "list the benchmark scripts of a source checkout, or run one"
 DESCRIPTION = (
-    "Without NAME: list the scripts in the benchmarks folder with their one-line "
-    "summaries. With NAME: run benchmarks/NAME.py with the remaining ARGS in a subprocess "
-    "of this Python and exit with its exit code. The folder is --dir, else ./benchmarks, "
+    "Without NAME: list the scripts in the benchmarks folder and its subfolders (speed/, "
+    "quality/, ...) with their one-line summaries. With NAME (a script's name, or "
+    "FOLDER/NAME): run that script with the remaining ARGS in a subprocess of this Python "
+    "and exit with its exit code. The folder is --dir, else ./benchmarks, "
     "else the one next to the skacai package in a source checkout; the scripts ship with "
     "the source repository, not with the installed package."
 )
@@ -22,6 +23,7 @@ EPILOG = f"""\
 examples:
   {PROG} benchmarks
   {PROG} benchmarks persistence --hidden 1000 1000
+  {PROG} benchmarks speed/persistence      (the same script, named with its folder)
   {PROG} benchmarks mnist_eval --help       (the script's own help)
   {PROG} benchmarks --dir ~/src/skacai/benchmarks tabular_eval"""
 
@@ -60,19 +62,51 @@ def benchmark_folder(folder=None):
     )
 
 
+def _summary(path):
+    """The first line of ``path``'s docstring, or ``"(no description)"``."""
+    try:
+        docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+    except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):
+        docstring = None  # not Python, not UTF-8, unreadable, or nested too deep
+    summary = docstring.strip().splitlines()[0] if docstring and docstring.strip() else ""
+    return summary or "(no description)"
+
+
+def _script_paths(folder):
+    """The ``*.py`` scripts in ``folder`` and in its subfolders (one level: the purposes,
+    e.g. ``speed/``), sorted; names (of files or subfolders) that start with ``_`` or
+    ``.`` are shared helpers or hidden, not scripts."""
+    folder = Path(folder)
+    subfolders = sorted(
+        path for path in folder.iterdir() if path.is_dir() and path.name[:1] not in ("_", ".")
+    )
+    for where in (folder, *subfolders):
+        for path in sorted(where.glob("*.py")):
+            if not path.name.startswith("_") and path.is_file():
+                yield path
+
+
 def benchmark_scripts(folder):
-    """``{name: one-line summary}`` of the ``*.py`` scripts in ``folder``, by name."""
-    scripts = {}
-    for path in sorted(Path(folder).glob("*.py")):
-        if path.name.startswith("_") or not path.is_file():
-            continue
-        try:
-            docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
-        except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):
-            docstring = None  # not Python, not UTF-8, unreadable, or nested too deep
-        summary = docstring.strip().splitlines()[0] if docstring and docstring.strip() else ""
-        scripts[path.stem] = summary or "(no description)"
-    return scripts
+    """``{name: (path, one-line summary)}`` of the benchmark scripts in ``folder``: a
+    script directly in it is named by its stem (``report``), one in a subfolder by the
+    subfolder and its stem (``speed/persistence``)."""
+    folder = Path(folder)
+    return {
+        path.relative_to(folder).with_suffix("").as_posix(): (path, _summary(path))
+        for path in _script_paths(folder)
+    }
+
+
+def find_script(scripts, name):
+    """The name in ``scripts`` that ``name`` gives: the name itself, or the one script
+    of any folder with that stem (``persistence`` for ``speed/persistence``); None
+    if there is none, ValueError if several folders hold one."""
+    if name in scripts:
+        return name
+    matches = [key for key in scripts if key.rpartition("/")[2] == name]
+    if len(matches) > 1:
+        raise ValueError(f"benchmark {name!r} is ambiguous: {', '.join(matches)}")
+    return matches[0] if matches else None
 
 
 def run(args):
@@ -86,18 +120,16 @@ def run(args):
             raise CommandError(f"no benchmark scripts (*.py) in {quote(folder)}")
         print(f"Benchmark scripts in {shown(folder)} (run one: {PROG} benchmarks NAME [ARGS...]):")
         width = max(len(shown(name)) for name in scripts)
-        for name, summary in scripts.items():  # names and docstrings: escaped
+        for name, (_, summary) in scripts.items():  # names and docstrings: escaped
             print(f"  {shown(name):<{width}}  {shown(summary)}")
         return EXIT_OK
-    name = args.name.removesuffix(".py")
-    if name not in scripts:
+    name = find_script(scripts, args.name.removesuffix(".py"))
+    if name is None:
         available = ", ".join(scripts) if scripts else "none"
         raise ValueError(f"no benchmark {args.name!r} in {quote(folder)}; available: {available}")
     script_args = list(args.args)
     if script_args[:1] == ["--"]:
         script_args = script_args[1:]
     sys.stdout.flush()
-    returncode = subprocess.run(
-        [sys.executable, str(folder / f"{name}.py"), *script_args]
-    ).returncode
+    returncode = subprocess.run([sys.executable, str(scripts[name][0]), *script_args]).returncode
     return 128 - returncode if returncode < 0 else returncode  # killed by a signal: 128 + N
