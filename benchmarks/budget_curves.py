@@ -30,6 +30,7 @@ the paired table (means, spreads and ACAI - AE per seed) and ``plot`` draws
     taskset -c 1 python benchmarks/budget_curves.py train --threads 1 --models ae
     python benchmarks/budget_curves.py evaluate --threads 1
     python benchmarks/budget_curves.py report
+    python benchmarks/budget_curves.py report --markdown --data digits mnist
     python benchmarks/budget_curves.py plot
 """
 
@@ -298,8 +299,45 @@ def paired(records, data):
     return table, baselines
 
 
+POINTS = {"kmeans_raw", "kmeans_whitened", "probe"}  # accuracies, printed in points
+HEADERS = {
+    "kmeans_raw": "KMeans, raw codes",
+    "kmeans_whitened": "KMeans, whitened codes",
+    "probe": "probe",
+    "test_mse": "test MSE",
+    "confidence": "confidence",
+    "nn_ratio": "NN ratio",
+    "critic_accuracy": "critic accuracy",
+}
+
+
+def markdown(records, datasets):
+    """The docs' table: ACAI - AE per data set and budget, paired mean ± standard
+    deviation over the seeds; bold where the mean's size exceeds the spread."""
+    lines = [
+        "| data, samples | seeds | " + " | ".join(HEADERS[m] for m in MEASURES) + " |",
+        "|---|---|" + "---|" * len(MEASURES),
+    ]
+    for data in datasets:
+        table, _ = paired(records, data)
+        for samples in sorted({samples for _, samples in table}):
+            cells = []
+            for measure in MEASURES:
+                diff = table.get((measure, samples), ((), (), ()))[2]
+                d, sd = mean_std([100 * v for v in diff] if measure in POINTS else diff)
+                digits = 1 if measure in POINTS else 4 if measure == "test_mse" else 3
+                cell = f"{d:+.{digits}f} ± {sd:.{digits}f}"
+                cells.append(f"**{cell}**" if abs(d) > sd else cell)
+            seeds = len(table[next(iter(MEASURES)), samples][2])
+            lines.append(f"| {data}, {samples:,} | {seeds} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def report(args):
     records = read_records(SCORES, missing_ok=True)
+    if args.markdown:
+        print(markdown(records, args.data))
+        return
     for data in args.data:
         table, baselines = paired(records, data)
         print(f"\n{data}: ACAI, plain autoencoder and ACAI - AE (paired over seeds)")
@@ -369,6 +407,9 @@ def main(argv=None):
         help="train only these (two processes on two cores: one model each)",
     )  # fmt: skip
     parser.add_argument("--max-samples", type=int, default=10**7)
+    parser.add_argument(
+        "--markdown", action="store_true", help="report: the docs' table of ACAI - AE"
+    )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--mnist", type=Path, default=DEFAULT_MNIST)
     args = parser.parse_args(argv)

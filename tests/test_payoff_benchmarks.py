@@ -17,7 +17,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 def script_path(name):
     """benchmarks/FOLDER/NAME.py (one purpose folder holds it; see benchmarks/manifest.toml)."""
-    (path,) = BENCHMARKS.glob(f"*/{name}.py") or [BENCHMARKS / f"{name}.py"]
+    (path,) = list(BENCHMARKS.glob(f"*/{name}.py")) or [BENCHMARKS / f"{name}.py"]
     return path
 
 
@@ -64,6 +64,14 @@ def test_budget_curves_train_resume_evaluate_report_and_plot(tmp_path, monkeypat
     capsys.readouterr()
     curves.main(["report", "--data", "digits"])
     assert "ACAI - AE" in capsys.readouterr().out
+    curves.main(["report", "--markdown", "--data", "digits"])
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("| data, samples | seeds | KMeans, raw codes |")
+    assert [row.split(" | ")[:2] for row in table[2:]] == [
+        ["| digits, 1,347", "1"],
+        ["| digits, 2,694", "1"],
+    ]
+    assert {model for *_, model in curves.jobs(["digits"], [0], 10**7, ["ae"])} == {"ae"}
     curves.main(["plot", "--data", "digits"])
     assert (tmp_path / "curves_digits.png").stat().st_size > 10_000
 
