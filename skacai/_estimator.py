@@ -48,9 +48,8 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     that make the critic answer 0, i.e. that look like real data. The paper
     reports codes (``transform``) that cluster and classify better than a
     plain autoencoder's and decoded blends of two codes (``interpolate``) that
-    stay realistic; at the budgets measured on a CPU, skacai's codes cluster
-    level with a plain autoencoder's (``docs/fidelity.md``,
-    ``docs/defaults.md``).
+    stay realistic. How skacai's codes compare with a plain autoencoder's is
+    measured in ``docs/fidelity.md`` and ``docs/defaults.md``.
 
     Each training step draws ``alpha ~ U[0, 1]`` per sample, folded onto
     ``[0, 0.5]``, pairs each sample with its mirror in the batch, and updates
@@ -68,8 +67,8 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     n_components : int, default=16
         Size of the latent code (the number of output features of
         ``transform``). 16 fills the conv networks' 4x4 latent grid of 28x28
-        or 32x32 images with one channel; on data with 10 classes a 10-value
-        code clustered better with the MLP (``docs/defaults.md``).
+        or 32x32 images with one channel; what other sizes measured is in
+        ``docs/defaults.md``.
 
     hidden_layer_sizes : int or tuple of int, default=(512, 256)
         Widths of the encoder's hidden layers, from the input inwards. The
@@ -97,143 +96,84 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     architecture : {"auto", "mlp", "conv"}, default="auto"
         Network family; both use leaky ReLU (slope 0.2), linear output layers
-        and the paper's initialisation.
+        and the paper's initialisation (``docs/user_guide.md``, "Architecture").
 
         - ``"auto"``: ``"conv"`` when ``image_shape`` is given, ``"mlp"``
-          otherwise. Pass ``image_shape`` for images and they get image
-          networks.
+          otherwise.
         - ``"mlp"``: fully-connected layers of ``hidden_layer_sizes``.
         - ``"conv"``: the paper's convolutional networks for images of
-          ``image_shape`` (average pooling down, nearest-neighbour upsampling
-          up, ``conv_width`` and ``n_scales``). The latent code is a grid of
-          ``latent_channels x (height / 2**n_scales) x (width / 2**n_scales)``
-          flattened to ``n_components`` values, so ``n_components`` must be a
-          multiple of the grid's cell count.
+          ``image_shape`` (``conv_width``, ``n_scales``). The latent code is a
+          grid of ``(height / 2**n_scales) x (width / 2**n_scales)`` cells, so
+          ``n_components`` must be a multiple of its cell count.
 
     image_shape : tuple of int or None, default=None
         ``(channels, height, width)`` or ``(height, width)`` of the images
-        whose flattened pixels are the rows of X, in C-order (channel first:
-        use ``images.transpose(0, 3, 1, 2).reshape(n, -1)`` for
-        channel-last arrays). Its product must equal ``n_features``. Giving it
-        makes ``architecture="auto"`` build conv networks and ``scaling="auto"``
-        scale globally. With ``architecture="conv"``, None reads each row as a
-        one-row image (a 1-D signal, convolved and pooled along its length
-        only), so give the shape for images. Spatial sizes that are not multiples of
-        ``2**n_scales`` are padded inside the networks (MNIST's 28x28 becomes
-        32x32 as in the paper), and the padding is cropped off the output of
-        ``inverse_transform``. How depends on ``scaling``: with ``"minmax"``
-        as the paper does (centred, filled with -1, the scaled minimum, and
-        the reconstruction loss and the critic cover the whole padded image);
-        otherwise at the bottom and right with zeros (the mean pixel after
-        ``"global"`` scaling), cropped before the loss and the critic.
+        whose flattened pixels (C-order, channel first) are the rows of X; its
+        product must equal ``n_features``. Giving it makes ``architecture="auto"``
+        build conv networks and ``scaling="auto"`` scale globally. With
+        ``architecture="conv"``, None reads each row as a 1-D signal. Sizes
+        that are not multiples of ``2**n_scales`` are padded inside the
+        networks (MNIST's 28x28 to 32x32, as in the paper) and cropped off the
+        output of ``inverse_transform``; ``scaling`` decides how
+        (``docs/user_guide.md``, "architecture="conv"" and "Input scaling").
 
     conv_width : int, default=8
         Conv networks only: filters in the first scale, doubled at each
         following scale (the paper's ``depth``: 16 for MNIST and the lines, 64
-        for SVHN and CIFAR-10). On a CPU, 8 trains about twice as fast as 16;
-        with ``n_components=16`` it clustered MNIST best within ten minutes of
-        training, while 16 did better after about twenty
-        (``docs/performance.md``). Use 16 for the paper's networks.
+        for SVHN and CIFAR-10). Use 16 for the paper's networks; what 8 and 16
+        cost and give on a CPU is in ``docs/performance.md``.
 
     n_scales : int or "auto", default="auto"
         Conv networks only: how many times the encoder halves the image (the
         decoder doubles it back). The paper uses 3 for MNIST (32x32 to a 4x4
-        latent grid; ``n_components=32`` is 4x4x2 and 256 is 4x4x16) and 4 for
-        the lines (2x2x16, ``n_components=64``). ``"auto"`` halves down to a
-        grid of about 4 cells on the shorter side, ``ceil(log2(side / 4))``
-        times (at least 0): 3 for 28x28 or 32x32 images, 1 for 8x8, so that
-        ``n_components=16`` is one channel of a 4x4 grid. On scikit-learn's
-        8x8 digits 3 scales (a 1x1 grid) clustered 9 points worse than 1
-        (``docs/defaults.md``).
+        latent grid; ``n_components=32`` is 4x4x2) and 4 for the lines (2x2x16,
+        ``n_components=64``). ``"auto"`` halves down to a grid of about 4
+        cells on the shorter side, ``ceil(log2(side / 4))`` times (at least
+        0): 3 for 28x28 or 32x32 images, 1 for 8x8, so that
+        ``n_components=16`` is one channel of a 4x4 grid. What other depths
+        measured is in ``docs/defaults.md``.
 
     encoder, decoder, critic : Network, callable, torch.nn.Module or None, default=None
         Networks of your own in place of skacai's (None: the ``architecture``'s
-        network). ACAI's losses, mixing and both Adam optimisers stay as they
-        are. Each may be
-
-        - a :class:`skacai.Network` ``(module, **kwargs)``: ``module(**kwargs)``
-          is built when fitting, and its keyword arguments are parameters
-          (``encoder__width``) for ``set_params``, ``clone`` and
-          ``GridSearchCV``;
-        - a ``torch.nn.Module`` class or a function returning a module (a
-          ``Network`` without keyword arguments);
-        - a module instance, deep-copied by each fit (never trained itself),
-          so every fit starts from its weights (``random_state`` does not
-          draw them).
-
-        skacai passes whichever of ``n_features``, ``n_components`` and
-        ``image_shape`` the factory's signature names. The encoder maps
-        ``(n, n_features)`` float tensors of scaled data to
-        ``(n, n_components)`` codes, the decoder codes back to
-        ``(n, n_features)``, and the critic rows of data to one or more
-        values per row, which skacai averages to one. ``fit`` runs them on
-        the first rows and raises ``ValueError`` naming the network whose
-        output has the wrong shape. Factories run with torch's global
-        generator seeded from ``random_state`` (and restored after), so
-        their default initialisation is reproducible. ``dropout`` applies
-        to skacai's own MLP networks only. A model with a network of your
-        own trains with the autograd step (not skacai's hand-written MLP
-        step) and, with a conv network of skacai's beside it, pads its
-        images at the end with zeros whatever ``scaling`` is.
-        ``save`` writes the weights; ``load`` needs the same networks again.
+        network); ACAI's losses, mixing and both Adam optimisers stay as they
+        are. Each may be a :class:`skacai.Network` ``(module, **kwargs)``, whose
+        keyword arguments are parameters (``encoder__width``), a module class or
+        a function returning a module, or a module instance (deep-copied by
+        each fit). The encoder maps ``(n, n_features)`` scaled rows to ``(n,
+        n_components)`` codes, the decoder codes back, and the critic rows to
+        values averaged to one per row; ``fit`` checks the shapes on the first
+        rows. ``save`` writes their weights; ``load`` needs the same networks.
+        Factory arguments, seeding, dropout, the training step and padding:
+        ``docs/user_guide.md``, "Your own networks".
 
     scaling : {"auto", "global", "feature", "minmax"} or None, default="auto"
         How inputs are scaled before training; ``inverse_transform``,
-        ``interpolate`` and ``score_samples`` undo it, so they speak the
-        input's units.
-
-        - ``"auto"``: ``"global"`` when the features share one range, as
-          pixels do: ``image_shape`` is given, or the median feature's range
-          (max - min) is at least half of X's overall range (1.0 for MNIST's
-          and the digits' pixels); ``"feature"`` otherwise, for columns on
-          unrelated scales (0.002 for wine, 0.0001 for breast cancer, 0.38 for
-          iris). Decided by the data of the first ``fit`` or ``partial_fit``
-          (``docs/defaults.md``: each choice clustered better on its kind of
-          data, by 5 to 17 points). None for sparse data, which centring
-          would make dense.
-        - ``"global"``: subtract each feature's mean and divide all features
-          by one number, the root mean square of the features' standard
-          deviations. Keeps the features' relative scales (right for images)
-          and makes training independent of the data's overall scale and
-          offset.
-        - ``"feature"``: standardize each feature separately (for tabular data
-          whose columns have unrelated units).
-        - ``"minmax"``: map the training data's overall minimum to -1 and its
-          maximum to 1 with one offset and one scale for all features, no
-          centring: the paper's input convention (MNIST's ``2p/255 - 1``).
-          With ``architecture="conv"`` it also pads images as the paper does
-          (see ``image_shape``). The paper's ``adversarial_weight=0.5`` and
-          ``critic_regularization=0.2`` are calibrated for these units.
-        - ``None``: use the data as given.
-
-        The reconstruction error grows with the square of the scaled units
-        and the critic's terms do not, so the scaling sets what
-        ``adversarial_weight`` means. On MNIST (pixels in ``[0, 1]``),
-        ``"global"`` divides by 0.259 and ``"minmax"`` by 0.5, so the
-        reconstruction term is ``(0.5 / 0.259)**2 = 3.7`` times larger
-        relative to the adversarial term under ``"global"`` (4.9 times
-        counting that the paper averages it over the 1,024 padded pixels, of
-        which only the 784 real ones carry errors of note):
-        ``adversarial_weight=0.5`` with ``"global"`` acts like about 0.1 in
-        the paper's units, and the paper's 0.5 is about 2.5 with
-        ``"global"`` (``docs/fidelity.md``).
+        ``interpolate`` and ``score_samples`` undo it. ``"auto"``: ``"global"``
+        when the features share one range (as pixels do), ``"feature"``
+        otherwise, None for sparse data; the first ``fit`` or ``partial_fit``
+        decides. ``"global"``: centre each feature and divide all by one number
+        (the root mean square of their standard deviations). ``"feature"``:
+        standardize each feature. ``"minmax"``: the paper's convention, the
+        minimum to -1 and the maximum to 1, not centred (and the paper's
+        padding with conv networks). None: the data as given. The scaling sets
+        what ``adversarial_weight`` means: ``docs/user_guide.md``, "Input
+        scaling", and ``docs/fidelity.md``.
 
     max_iter : int or "auto", default="auto"
         Maximum number of epochs (passes over the training data) in ``fit``.
         ``"auto"`` is a budget of about 600,000 training samples with MLP
         networks and 120,000 with conv networks (``round(budget /
-        n_samples)`` epochs, at least 1, at most 100): 10 epochs (MLP, 95 s)
-        or 2 (conv, 3 minutes) for MNIST's 60,000 images on a 2-core CPU,
-        100 epochs for data sets below 6,000 rows (1,200 with conv). Pass an
-        int to train longer; ``fit`` stops earlier when the loss plateaus
-        (``tol``, ``n_iter_no_change``).
+        n_samples)`` epochs, at least 1, at most 100): 10 epochs (MLP) or 2
+        (conv) for MNIST's 60,000 images, 100 epochs for data sets below 6,000
+        rows (1,200 with conv); ``docs/defaults.md`` gives the time they take.
+        Pass an int to train longer; ``fit`` stops earlier when the loss
+        plateaus (``tol``, ``n_iter_no_change``).
 
     batch_size : int or "auto", default="auto"
         Samples per training step; ``"auto"`` is 128 for MLP networks and 64
-        (the paper's) for conv networks: twice the steps for the same
-        samples, a lower reconstruction error, and clustering within the
-        seeds' spread of 128's (``docs/defaults.md``). Batches hold
-        ``min(batch_size, n_samples)`` samples.
+        (the paper's) for conv networks (what they measured against other
+        sizes: ``docs/defaults.md``). Batches hold ``min(batch_size,
+        n_samples)`` samples.
 
     learning_rate_init : float, default=1e-3
         Learning rate of both Adam optimisers (autoencoder and critic).
@@ -255,23 +195,17 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ignored when ``fit`` gets ``X_val``.
 
     scoring : callable or None, default=None
-        The validation score early stopping follows (higher is better);
-        used only with ``early_stopping=True``. None: the negative mean
-        squared reconstruction error of the scaled validation rows. A
-        callable is called after every epoch as ``scoring(estimator,
-        X_val)``: scikit-learn's scorer signature without ``y``, so both
-        ``f(estimator, X)`` and a ``GridSearchCV`` scoring function
-        ``f(estimator, X, y=None)`` work, as does
-        ``sklearn.metrics.check_scoring(model)`` (``estimator.score``). It
-        gets this estimator in the state of that epoch (``transform``,
-        ``score`` and the other inference methods work) and the ``X_val``
-        given to ``fit``, as given, or else the held-out rows of X as an
-        array; it must return a finite real number and must not modify
-        the estimator. Its exceptions propagate out of ``fit``. Scorer
-        names (strings) are refused and ``make_scorer`` objects do not
-        apply: they score ``predict`` or ``predict_proba`` against a target
-        ``y``, which a transformer has neither of. A callable cannot be stored by
-        ``save`` (use pickle or joblib).
+        The validation score early stopping follows (higher is better); used
+        only with ``early_stopping=True``. None: the negative mean squared
+        reconstruction error of the scaled validation rows. A callable is
+        called after every epoch as ``scoring(estimator, X_val)``
+        (scikit-learn's scorer signature without ``y``; ``f(estimator, X,
+        y=None)`` and ``check_scoring(model)`` work), on this estimator in that
+        epoch's state; it must return a finite real number and leave the
+        estimator unchanged. Scorer names and ``make_scorer`` objects do not
+        apply (a transformer has no ``predict``); a callable cannot be
+        ``save``-d. See ``docs/user_guide.md``, "Early stopping on your own
+        validation data and score".
 
     n_iter_no_change : int, default=10
         Epochs without an improvement of ``tol`` before training stops.
@@ -307,31 +241,23 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         products and convolutions of each training step take bfloat16 inputs
         (``torch.autocast`` semantics, one step at a time), while the
         weights, their gradients, the optimisers' state and the losses stay
-        float32. It pays on hardware with fast bfloat16 (recent NVIDIA GPUs;
-        CPUs with AVX-512 BF16 or AMX, where it measured 1.6-1.7 times as
-        fast, see the performance page of the documentation) and can be
-        much slower elsewhere (17 times slower than float32 on an AMD EPYC
-        without bfloat16 instructions, where PyTorch emulates it). The
-        trained model differs from a float32 fit (bfloat16 keeps 8
-        significant bits); ``transform`` and the other inference methods
-        always run in the input's float32 or float64. On CUDA, float32
-        convolutions run in full float32, not cuDNN's default TF32.
+        float32. It pays on hardware with fast bfloat16 and can be much
+        slower elsewhere (``docs/user_guide.md``, "Precision", and the
+        measurements in ``docs/performance.md``). The trained model differs
+        from a float32 fit; inference always runs in the input's float32 or
+        float64. On CUDA, float32 convolutions run in full float32, not
+        cuDNN's default TF32.
 
     whiten : bool, default=True
         Whiten the codes that ``transform`` returns, as the ACAI paper's
-        clustering protocol and ``PCA(whiten=True)`` do: after training,
-        the training rows' codes define a mean and principal axes, and
-        ``transform`` returns the codes centred, rotated onto those axes and
-        divided by their standard deviations (zero mean, unit covariance on
-        the training rows, weighted by ``sample_weight``). KMeans and other
-        distance-based steps then weigh every direction of the code alike.
-        ``inverse_transform`` undoes the map before decoding, and since the
-        map is affine, ``interpolate`` and ``score_samples`` are unchanged.
-        ``partial_fit`` recomputes the statistics from the rows of each call.
-        Kept in model files and pickles, and built into exported encoders
-        and decoders. ``False`` returns the encoder's raw codes. The default
-        was chosen by paired measurements over three model seeds (KMeans on
-        MNIST's codes, see the defaults page of the documentation).
+        clustering protocol and ``PCA(whiten=True)`` do: centred, rotated onto
+        the training codes' principal axes and divided by their standard
+        deviations (rows weighted by ``sample_weight``), so that KMeans and
+        other distance-based steps weigh every direction alike.
+        ``inverse_transform`` undoes it (``interpolate`` and ``score_samples``
+        are unchanged); ``partial_fit`` recomputes it from each call's rows;
+        model files, pickles and exported networks keep it. ``False`` returns
+        the encoder's raw codes. Why it is the default: ``docs/defaults.md``.
 
     Attributes
     ----------
@@ -374,6 +300,8 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         (``mean(d(x_mix)^2)``), ``"critic"`` (``mean((d(x_mix) - alpha)^2)``)
         and ``"critic_regularization"``
         (``mean(d(gamma x + (1 - gamma) x_hat)^2)``), all on scaled inputs.
+        A term added to skacai after a model file was written holds NaN for
+        that file's epochs (see ``docs/persistence.md``).
 
     best_loss_ : float or None
         Lowest training reconstruction error seen; None with

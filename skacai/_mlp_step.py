@@ -7,13 +7,19 @@ networks written as matrix products into buffers that live for a whole epoch.
 Compared with autograd on the same networks it
 
 - never backpropagates the autoencoder's loss through the critic's half of the
-  batch that holds ``gamma x + (1 - gamma) x_hat`` (autograd does, with zeros:
-  6 % of a step's arithmetic with the blog's 1000-1000 networks);
+  batch that holds ``gamma x + (1 - gamma) x_hat`` (autograd does, with zeros);
 - allocates no large tensor after an epoch's first step: activations, dropout
   masks and gradients go into reused buffers, so the allocator does not map,
-  and the kernel does not zero, gigabytes of fresh memory per step (with
-  batches of 15,000, over a million page faults per step under autograd);
+  and the kernel does not zero, fresh memory per step;
 - applies activations, dropout and their derivatives in place.
+
+What each of these saves is measured in ``docs/performance.md`` ("Where the
+time went, and what changed").
+
+It differentiates the terms of :data:`TERMS`, summed into the losses as
+:data:`skacai._objective.LOSSES` says, with the weights of
+:func:`skacai._objective.term_weights`. An objective with a term it does not
+implement is trained by the autograd step instead: :func:`handles` then declines.
 
 The tests compare it with :func:`~skacai._training.train_step`, the plain
 autograd formulation, on seeded batches, with and without dropout.
@@ -26,7 +32,18 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from skacai import _objective
 from skacai._networks import LEAKY_SLOPE, MLP, Critic, dropout_mask
+from skacai._objective import LossTerms
+
+# The objective's terms this step computes and differentiates by hand, and the losses
+# that sum them. A term the objective gains is not among them until it is written
+# out here: until then handles() declines and the autograd step trains.
+TERMS = frozenset({"reconstruction", "adversarial", "critic", "critic_regularization"})
+_SUMS = {
+    "autoencoder": ("reconstruction", "adversarial"),
+    "critic": ("critic", "critic_regularization"),
+}
 
 
 class Workspace:
@@ -72,11 +89,18 @@ class _Trace(NamedTuple):
     masks: list[torch.Tensor | None]  # each hidden layer's scaled dropout mask
 
 
+def implements_objective() -> bool:
+    """Whether this step computes every term of the objective, summed as it sums them."""
+    return TERMS.issuperset(_objective.TERM_NAMES) and _objective.LOSSES == _SUMS
+
+
 def handles(networks) -> bool:
-    """Whether ``networks`` are the fully-connected ones :func:`mlp_train_step` trains."""
+    """Whether :func:`mlp_train_step` trains ``networks``: the fully-connected ones, on
+    an objective it implements (:func:`implements_objective`)."""
     encoder, decoder, critic = networks
     return (
-        type(encoder) is MLP
+        implements_objective()
+        and type(encoder) is MLP
         and type(decoder) is MLP
         and type(critic) is Critic
         and type(critic.body) is MLP
@@ -216,13 +240,14 @@ def mlp_train_step(
     dropout: float = 0.0,
     generator: torch.Generator | None = None,
     autocast_dtype: torch.dtype | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> LossTerms:
     """One simultaneous update of the autoencoder and the critic from one batch.
 
     The update of :func:`skacai._training.train_step` (see
     :func:`skacai._training.acai_losses` for the losses), for networks that
     :func:`handles`, with ``dropout`` drawn from ``generator``. Returns the
-    four loss terms, in the order of :class:`~skacai._training.LossTerms`.
+    loss terms, a :class:`~skacai._objective.LossTerms`; their weights in the
+    losses are :func:`skacai._objective.term_weights`.
 
     ``autocast_dtype`` (e.g. ``torch.bfloat16``) is mixed precision, as
     :func:`~skacai._training.train_step` with the same argument: every matrix
@@ -230,6 +255,7 @@ def mlp_train_step(
     the step; the weights, their gradients, the optimisers and the losses stay
     float32.
     """
+    weights = _objective.term_weights(adversarial_weight)
     compute = None
     if autocast_dtype is not None:
         compute = workspace.low_precision(autocast_dtype)
@@ -240,14 +266,14 @@ def mlp_train_step(
         )
         flat = forward.difference.view(-1)
         d_mix, d_reg = forward.d[: x.shape[0]], forward.d[x.shape[0] :]
-        terms = (
-            torch.dot(flat, flat) / flat.numel(),  # reconstruction
-            d_mix.square().mean(),  # adversarial
-            (d_mix - alpha).square().mean(),  # critic
-            d_reg.square().mean(),  # critic_regularization
+        terms = LossTerms(
+            reconstruction=torch.dot(flat, flat) / flat.numel(),
+            adversarial=d_mix.square().mean(),
+            critic=(d_mix - alpha).square().mean(),
+            critic_regularization=d_reg.square().mean(),
         )
-        _critic_backward(networks.critic, forward, alpha, workspace, compute)
-        _autoencoder_backward(networks, forward, adversarial_weight, workspace, compute)
+        _critic_backward(networks.critic, forward, alpha, weights, workspace, compute)
+        _autoencoder_backward(networks, forward, weights, workspace, compute)
     optimizers.autoencoder.step()
     optimizers.critic.step()
     return terms
@@ -295,11 +321,16 @@ def _forward_step(networks, x, alpha, gamma, workspace, dropout, generator, comp
     return _Forward(a, scores, scores.mean(dim=1), difference, traces)
 
 
-def _critic_backward(critic, forward, alpha, workspace, compute):
-    """The critic's loss -> the critic's weights' gradients."""
+def _critic_backward(critic, forward, alpha, weights, workspace, compute):
+    """The critic's loss (its terms times ``weights``) -> the critic's weights' gradients."""
     n = forward.difference.shape[0]
     d_mix, d_reg = forward.d[:n], forward.d[n:]
-    d_grad = torch.cat([(d_mix - alpha) * (2.0 / n), d_reg * (2.0 / n)])
+    d_grad = torch.cat(
+        [
+            (d_mix - alpha) * (2.0 * weights["critic"] / n),
+            d_reg * (2.0 * weights["critic_regularization"] / n),
+        ]
+    )
     scores_grad = _critic_grad(forward.scores, d_grad, workspace("scores_grad", 2 * n, 1))
     _backward(
         critic.body,
@@ -312,15 +343,18 @@ def _critic_backward(critic, forward, alpha, workspace, compute):
     )
 
 
-def _autoencoder_backward(networks, forward, lam, workspace, compute):
-    """The autoencoder's loss -> the encoder's and decoder's weights' gradients, through
-    the critic's x_mix half only (with lambda = 0, not through the critic at all)."""
+def _autoencoder_backward(networks, forward, weights, workspace, compute):
+    """The autoencoder's loss (its terms times ``weights``) -> the encoder's and
+    decoder's weights' gradients, through the critic's x_mix half only (with lambda =
+    0, not through the critic at all)."""
+    lam = weights["adversarial"]
     encoder, decoder, critic = networks
     encoder_trace, decoder_trace, critic_trace = forward.traces
     n, n_features = forward.difference.shape
     rows = 2 * n if lam != 0 else n
     images_grad = workspace("images_grad", rows, n_features)
-    torch.mul(forward.difference, 2.0 / forward.difference.numel(), out=images_grad[:n])
+    scale = 2.0 * weights["reconstruction"] / forward.difference.numel()
+    torch.mul(forward.difference, scale, out=images_grad[:n])
     if lam != 0:
         mix_grad = _critic_grad(
             forward.scores[:n], forward.d[:n] * (2.0 * lam / n), workspace("scores_grad", n, 1)

@@ -29,7 +29,7 @@ import safetensors
 import torch
 from safetensors.torch import load as _load_tensors
 
-from skacai import _custom, _model_file, _plan
+from skacai import _custom, _model_file, _objective, _plan
 from skacai._model import FittedModel
 from skacai._model_file import FORMAT, FORMAT_VERSION
 from skacai._networks import (
@@ -39,7 +39,6 @@ from skacai._networks import (
     NetworkSpec,
     meta_networks,
 )
-from skacai._objective import HISTORY_KEYS
 from skacai._scaling import Whitening
 from skacai._validation import is_int
 from skacai._versions import versions, warn_version_mismatch
@@ -113,6 +112,7 @@ def _describe(saved):
         name: _plain(model.spec.n_features if key is None else fitted[key])
         for name, key in _JSON_ATTRIBUTES.items()
     }
+    state["history_keys"] = list(fitted["history"])
     if saved.feature_names is not None:
         state["feature_names_in_"] = [str(name) for name in saved.feature_names]
     state["network_spec"] = _plain(asdict(model.spec))
@@ -639,7 +639,8 @@ def _is_real(value):
 
 
 def _check_fitted_state(state, spec, where):
-    """The JSON fitted attributes, each of the type and length the model implies."""
+    """The JSON fitted attributes, each of the type and length the model implies;
+    returns the history with every key the objective has (``recorded_history``)."""
     if not set(_JSON_ATTRIBUTES) <= set(state):
         missing = sorted(set(_JSON_ATTRIBUTES) - set(state))
         raise _invalid(where, f"the fitted state lacks {', '.join(missing)}")
@@ -652,14 +653,12 @@ def _check_fitted_state(state, spec, where):
     n_iter = state["n_iter_"]
     if not is_int(n_iter) or n_iter < 0:
         raise _invalid(where, f"n_iter_ is {n_iter!r}, not a count of epochs")
-    history = state["history_"]
-    if not isinstance(history, dict) or set(history) != set(HISTORY_KEYS):
-        raise _invalid(where, "history_ is not a dict of the loss and its terms")
-    try:
+    try:  # the file's history, with the terms added since it was written
+        history = _objective.recorded_history(state["history_"], state.get("history_keys"), n_iter)
         curves = {"loss_curve_": _numbers(state["loss_curve_"], "loss_curve_")}
         curves |= {f"history_[{k!r}]": _numbers(v, f"history_[{k!r}]") for k, v in history.items()}
         _numbers(state["validation_scores_"], "validation_scores_", optional=True)
-    except TypeError as error:
+    except (TypeError, ValueError) as error:
         raise _invalid(where, str(error)) from None
     lengths = {name: len(curve) for name, curve in curves.items()}
     if set(lengths.values()) != {n_iter}:
@@ -674,6 +673,7 @@ def _check_fitted_state(state, spec, where):
         or not all(isinstance(n, str) for n in names)
     ):
         raise _invalid(where, f"feature_names_in_ is not {spec.n_features} strings")
+    return history
 
 
 def _whitening(state, tensors, where):
@@ -688,7 +688,7 @@ def _whitening(state, tensors, where):
 
 def _restore_fitted_state(params, state, tensors, spec, where, modules):
     """The checked :class:`~skacai._model.FittedModel` a file's fitted state describes."""
-    _check_fitted_state(state, spec, where)
+    history = _check_fitted_state(state, spec, where)
     mean, scale = tensors["mean_"].numpy(), tensors["scale_"].numpy()
     if not (np.isfinite(mean).all() and np.isfinite(scale).all() and (scale >= 0).all()):
         raise _invalid(where, "the saved scaling holds non-finite or negative values")
@@ -712,6 +712,7 @@ def _restore_fitted_state(params, state, tensors, spec, where, modules):
         "optimizer_states": None,
         "generator_state": (device, generator_state),
         **{key: state[name] for name, key in _JSON_ATTRIBUTES.items() if key is not None},
+        "history": history,
     }
     model = FittedModel.from_state_dict(fitted, modules)
     for check in (

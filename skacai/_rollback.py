@@ -106,7 +106,8 @@ def weights_finite(networks):
     """Whether every parameter of the networks is finite.
 
     A finite sum proves all its terms finite, so the exact element-wise test
-    (ten times slower on the CPU) only runs when a sum is not finite.
+    (slower on the CPU; ``docs/reliability.md``) only runs when a sum is not
+    finite.
     """
     parameters = [p for module in networks for p in module.parameters()]
     with torch.no_grad():

@@ -109,7 +109,8 @@ def acai_losses(
         critic_regularization=critic_reg.square().mean(),
     )
     autoencoder_loss = _objective.autoencoder_loss(terms, adversarial_weight)
-    return Losses(autoencoder_loss, _objective.critic_loss(terms), terms)
+    critic_loss = _objective.critic_loss(terms, adversarial_weight)
+    return Losses(autoencoder_loss, critic_loss, terms)
 
 
 def train_step(
@@ -246,7 +247,8 @@ def train_epoch(
     after each step with the batch's size (for a progress bar); it must not
     synchronise with the device.
 
-    Fully-connected networks train with :func:`skacai._mlp_step.mlp_train_step`,
+    Fully-connected networks train with :func:`skacai._mlp_step.mlp_train_step`
+    (while it implements every term of the objective: ``_mlp_step.handles``),
     whose buffers live in ``workspace``: pass the same one to every epoch of a
     fit so that they are allocated once (None: new buffers for this epoch).
     Other networks train with :func:`train_step`. ``autocast_dtype`` (e.g.
@@ -307,8 +309,8 @@ class StepGraph:
     On a GPU, at the batch sizes ACAI trains with (the paper's 64), launching an
     eager step's several hundred small kernels from Python takes longer than
     the GPU needs to run them. Replaying the captured step launches them all at
-    once: on an H100, the paper's conv model trained 3.2 times as fast (float32)
-    and the blog's MLP 6 times (``benchmarks/cuda_graph_step.py``).
+    once (the speed-ups are in ``docs/performance.md``, "The training step as
+    one CUDA graph").
 
     The replay computes exactly what the eager step does: each step's batch and
     mixing coefficients are copied into the graph's static inputs first (drawn

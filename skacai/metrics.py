@@ -204,9 +204,8 @@ def cluster_scores(
     and score each against its labels. The paper reports the test accuracy.
 
     The 1,000 random restarts make the score a property of the codes rather
-    than of KMeans' seed, at a price: on 60,000 16-dimensional codes one
-    restart takes about 0.17 s on one CPU thread, so the full protocol about
-    three minutes (``n_init=100``: 17 s).
+    than of KMeans' seed, at a price in time that grows with ``n_init`` (what
+    it took on MNIST's codes: ``docs/fidelity.md``, "How quality is measured").
 
     Parameters
     ----------

@@ -765,3 +765,19 @@ def test_fit_accepts_auto_for_the_budget_batch_and_architecture(capsys, files, t
     )
     # 40 rows: the budget of 600,000 samples is capped at 100 epochs (or stops on a plateau)
     assert "(max_iter=auto)" in out
+
+
+def test_fit_help_reads_the_architecture_registry(capsys):
+    """The architectures and their "auto" budgets and batches come from
+    ``skacai._networks.ARCHITECTURES``, written once there."""
+    from skacai._networks import ARCHITECTURES
+    from skacai._plan import AUTO_MAX_EPOCHS
+
+    code, out, _ = run(capsys, "fit", "--help")
+    assert code == 0
+    text = " ".join(out.split())
+    assert f"--architecture {{{','.join(('auto', *ARCHITECTURES))}}}" in text
+    budgets = " or ".join(f"{a.auto_budget:,} ({name})" for name, a in ARCHITECTURES.items())
+    batches = " or ".join(f"{a.auto_batch} ({name})" for name, a in ARCHITECTURES.items())
+    assert f"auto: about {budgets} training samples, at most {AUTO_MAX_EPOCHS} epochs" in text
+    assert f"auto: {batches} (default auto)" in text

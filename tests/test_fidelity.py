@@ -177,7 +177,7 @@ def test_minmax_statistics_and_constant_data():
 
 
 def test_scalings_set_the_effective_adversarial_weight_on_mnist(mnist_path):
-    """The numbers in the scaling docstring and docs/fidelity.md."""
+    """The numbers in docs/fidelity.md ("The scaling sets what lambda means")."""
     from skacai.datasets import load_mnist
 
     X = load_mnist(mnist_path)[0]

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from skacai import ACAITransformer, _model_file, _persistence
+from skacai import ACAITransformer, _model, _model_file, _persistence
 from skacai.exceptions import ModelFileError
 
 FAST = {"hidden_layer_sizes": (16, 8), "batch_size": 32, "max_iter": 2, "random_state": 0}
@@ -59,7 +59,7 @@ def test_a_description_claiming_more_layers_than_the_file_holds_builds_nothing(
 
     path = forge(fitted, tmp_path, layers)
     monkeypatch.setattr(_persistence, "meta_networks", never)
-    monkeypatch.setattr(_persistence, "build_networks", never)
+    monkeypatch.setattr(_model, "build_networks", never)  # FittedModel.from_state_dict
     monkeypatch.setattr(_persistence, "_load_tensors", never)
     with pytest.raises(
         ModelFileError, match="30000 hidden layers but the file holds only 18 tensors"

@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import save_file
 from sklearn.base import clone
 
-from skacai import ACAITransformer, _model_file, _persistence
+from skacai import ACAITransformer, _model_file, _objective, _persistence
 from skacai.exceptions import ModelFileError, VersionMismatchWarning
 
 FAST = {"hidden_layer_sizes": (16, 8), "batch_size": 32, "max_iter": 3, "random_state": 0}
@@ -263,6 +263,95 @@ def test_a_file_from_a_newer_format_asks_for_an_upgrade(fitted, tmp_path, monkey
         path = tmp_path / "future.safetensors"
         fitted.save(path)
     with pytest.raises(ModelFileError, match=r"format 2, newer than the format 1.*upgrade"):
+        ACAITransformer.load(path)
+
+
+def written(path, description, tensors):
+    """A model file of ``description`` and ``tensors`` with a valid checksum."""
+    path.write_bytes(_model_file.serialize(description, tensors))
+    return path
+
+
+def test_new_files_record_their_history_keys(fitted, saved):
+    state = _persistence.read(ACAITransformer, saved)[0]["state"]
+    assert state["history_keys"] == list(_objective.HISTORY_KEYS) == list(fitted.history_)
+
+
+def test_a_file_from_before_history_keys_were_recorded_loads(fitted, X, tmp_path):
+    """Files without ``history_keys`` recorded the first five keys, which still load."""
+    description, tensors = _persistence._describe(fitted)
+    del description["state"]["history_keys"]
+    loaded = ACAITransformer.load(written(tmp_path / "old.skacai", description, tensors))
+    assert loaded.history_ == fitted.history_
+    np.testing.assert_array_equal(loaded.transform(X), fitted.transform(X))
+
+
+@pytest.mark.parametrize("recorded", [True, False], ids=["history-keys", "no-history-keys"])
+def test_a_file_from_before_a_new_loss_term_loads_with_the_term_unrecorded(
+    fitted, tmp_path, monkeypatch, recorded
+):
+    """A term the objective gained after the file was written: its history holds NaN
+    for each of the file's epochs; the recorded terms are as saved."""
+    description, tensors = _persistence._describe(fitted)
+    if not recorded:
+        del description["state"]["history_keys"]
+    path = written(tmp_path / "before.skacai", description, tensors)
+    monkeypatch.setattr(_objective, "HISTORY_KEYS", (*_objective.HISTORY_KEYS, "sharpness"))
+    loaded = ACAITransformer.load(path)
+    assert set(loaded.history_) == {*fitted.history_, "sharpness"}
+    assert np.isnan(loaded.history_["sharpness"]).all()
+    assert len(loaded.history_["sharpness"]) == fitted.n_iter_
+    assert {k: v for k, v in loaded.history_.items() if k != "sharpness"} == fitted.history_
+
+
+def newer_term(description):
+    """A file from a skacai whose objective has a term this one does not know."""
+    state = description["state"]
+    state["history_"]["sharpness"] = [0.5] * state["n_iter_"]
+    state["history_keys"].append("sharpness")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (newer_term, r"loss terms this skacai does not know \('sharpness'; .*upgrade skacai"),
+        (  # a recorded key without its curve
+            lambda d: d["state"]["history_"].pop("critic"),
+            "history_ is not a dict of the loss and its terms",
+        ),
+        (  # a curve without its recorded key
+            lambda d: d["state"]["history_keys"].remove("critic"),
+            "history_ is not a dict of the loss and its terms",
+        ),
+        (  # an old file (no history_keys) lacking a key it recorded
+            lambda d: [d["state"].pop("history_keys"), d["state"]["history_"].pop("critic")],
+            "history_ is not a dict of the loss and its terms",
+        ),
+        (
+            lambda d: d["state"].update(history_keys="loss"),
+            "history_keys is not a list of distinct names",
+        ),
+        (
+            lambda d: d["state"]["history_keys"].append("loss"),
+            "history_keys is not a list of distinct names",
+        ),
+        (
+            lambda d: d["state"]["history_keys"].remove("loss"),
+            "history_keys is not a list of distinct names with 'loss'",
+        ),
+        (
+            lambda d: d["state"]["history_"].update(critic=[0.0]),
+            "n_iter_ is 3 but the curves hold",
+        ),
+    ],
+    ids=["unknown-term", "missing-curve", "unrecorded-curve", "old-missing-curve",
+         "keys-type", "keys-repeated", "keys-without-loss", "curve-length"],
+)  # fmt: skip
+def test_a_forged_history_is_refused(fitted, tmp_path, edit, message):
+    description, tensors = _persistence._describe(fitted)
+    edit(description)
+    path = written(tmp_path / "forged.skacai", description, tensors)
+    with pytest.raises(ModelFileError, match=message):
         ACAITransformer.load(path)
 
 

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from skacai import _mlp_step
+from skacai import _mlp_step, _objective, _training
 from skacai._mlp_step import Workspace, mlp_train_step
 from skacai._networks import MLP, Critic, NetworkSpec, build_networks, dropout_during
+from skacai._objective import LossTerms
 from skacai._training import (
     Networks,
     Optimizers,
@@ -283,3 +284,63 @@ def test_train_epoch_uses_the_mlp_step_and_reuses_its_buffers(monkeypatch):
         assert got == pytest.approx(expected, rel=1e-5)
     for got, expected in zip(fast_weights, plain_weights, strict=True):
         torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-6)
+
+
+# ------------------------------------------ the objective: one module for both steps
+
+
+def test_both_steps_weigh_the_terms_as_the_objective_says(monkeypatch):
+    """The weights come from ``_objective.term_weights`` in both steps: other weights
+    change both steps' gradients alike."""
+    networks = random_networks()
+    for module in networks:
+        module.train()
+    x = torch.randn(8, 6, generator=torch.Generator().manual_seed(1))
+    alpha = sample_alpha(8, torch.Generator().manual_seed(2), torch.device("cpu"))
+    default = run_step(networks, x, alpha, 0.5, 0.2, 0.0, fast=True)
+    weights = {"reconstruction": 3.0, "critic": 0.5, "critic_regularization": 2.0}
+    monkeypatch.setattr(_objective, "term_weights", lambda lam: {**weights, "adversarial": lam})
+    plain = run_step(networks, x, alpha, 0.5, 0.2, 0.0, fast=False)
+    fast = run_step(networks, x, alpha, 0.5, 0.2, 0.0, fast=True)
+    for got, expected, before in zip(fast[1], plain[1], default[1], strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-6)
+        assert not torch.allclose(got, before)
+    torch.testing.assert_close(fast[0], default[0])  # the terms are unweighted
+
+
+def test_an_objective_term_the_mlp_step_lacks_trains_with_the_autograd_step(monkeypatch):
+    """A term added to the objective that the hand-written step does not implement:
+    ``handles`` declines, and ``train_epoch`` runs ``train_step`` instead."""
+    networks = random_networks()
+    assert _mlp_step.handles(networks)
+    calls = []
+
+    def spy(function):
+        def wrapped(*args, **kwargs):
+            calls.append(function.__name__)
+            return function(*args, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(_mlp_step, "mlp_train_step", spy(_mlp_step.mlp_train_step))
+    monkeypatch.setattr(_training, "train_step", spy(_training.train_step))
+    optimizers = Optimizers(
+        torch.optim.SGD(networks.autoencoder_parameters(), lr=0.1),
+        torch.optim.SGD(networks.critic_parameters(), lr=0.1),
+    )
+    X = torch.randn(20, 6, generator=torch.Generator().manual_seed(4))
+    kwargs = dict(
+        batch_size=10, shuffle=False, generator=torch.Generator().manual_seed(6),
+        adversarial_weight=0.5, critic_regularization=0.2,
+    )  # fmt: skip
+    train_epoch(networks, optimizers, X, **kwargs)
+    assert calls == ["mlp_train_step"] * 2
+    calls.clear()
+    monkeypatch.setattr(_objective, "TERM_NAMES", (*_objective.TERM_NAMES, "sharpness"))
+    assert not _mlp_step.implements_objective() and not _mlp_step.handles(networks)
+    terms = train_epoch(networks, optimizers, X, **kwargs)
+    assert calls == ["train_step"] * 2
+    assert set(terms) == set(LossTerms._fields)
+    monkeypatch.setattr(_objective, "TERM_NAMES", LossTerms._fields)  # a term moved:
+    monkeypatch.setitem(_objective.LOSSES, "critic", ("critic",))  # declined as well
+    assert not _mlp_step.handles(networks)

@@ -21,6 +21,8 @@ from skacai._cli._args import (
 from skacai._cli._common import EXIT_OK, PROG, shown
 from skacai._cli._files import check_output_file, load_data_arg
 from skacai._estimator import ACAITransformer
+from skacai._networks import ARCHITECTURES
+from skacai._plan import AUTO_MAX_EPOCHS
 
 NAME = "fit"
 HELP = "fit an ACAITransformer on a data file and save it"
@@ -92,6 +94,13 @@ class FitOption:
         )
 
 
+def per_architecture(field):
+    """An :class:`~skacai._networks.Architecture` field of every entry of the registry,
+    for a help text: ``"600,000 (mlp) or 120,000 (conv)"``."""
+    values = [f"{getattr(entry, field):,} ({name})" for name, entry in ARCHITECTURES.items()]
+    return ", ".join(values[:-1]) + " or " + values[-1] if len(values) > 1 else values[0]
+
+
 FIT_OPTIONS = (
     FitOption("n_components", ("--n-components",), "size of the latent code", "K", int),
     FitOption(
@@ -106,7 +115,7 @@ FIT_OPTIONS = (
         "architecture",
         ("--architecture",),
         "fully-connected or convolutional networks; auto: conv with --image-shape, mlp without",
-        choices=("auto", "mlp", "conv"),
+        choices=("auto", *ARCHITECTURES),
     ),
     FitOption(
         "image_shape",
@@ -130,15 +139,15 @@ FIT_OPTIONS = (
     FitOption(
         "max_iter",
         ("--max-iter",),
-        "maximum number of epochs, or auto: about 600,000 training samples (MLP) or "
-        "120,000 (conv), at most 100 epochs",
+        f"maximum number of epochs, or auto: about {per_architecture('auto_budget')} "
+        f"training samples, at most {AUTO_MAX_EPOCHS} epochs",
         "EPOCHS",
         count_or_auto,
     ),
     FitOption(
         "batch_size",
         ("--batch-size",),
-        "samples per training step, or auto: 128 (MLP) or 64 (conv)",
+        f"samples per training step, or auto: {per_architecture('auto_batch')}",
         "N",
         count_or_auto,
     ),
