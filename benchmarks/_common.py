@@ -2,8 +2,9 @@
 a description of the machine, and the JSON-lines result files.
 
 Not a benchmark itself (``skacai benchmarks`` skips names that start with ``_``).
-A script run as ``python benchmarks/NAME.py`` finds it on ``sys.path`` by itself;
-the scripts that tests load by file path put their folder there first.
+The scripts live in purpose folders (``benchmarks/speed/NAME.py``, ...) and put
+``benchmarks/`` on ``sys.path`` before importing it; RESULTS is ``benchmarks/results/``
+for all of them.
 
 Only the standard library is imported up front, so that a script which imports
 numpy, torch or scikit-learn late (to answer ``--help`` at once, or to measure a

@@ -24,24 +24,27 @@ raw pixels and PCA(16) once, into ``budget_curves.jsonl``; ``report`` prints
 the paired table (means, spreads and ACAI - AE per seed) and ``plot`` draws
 ``docs/_static/budget_curves_{data}.png``.
 
-    python benchmarks/budget_curves.py train --threads 1
-    python benchmarks/budget_curves.py train --data digits --seeds 0 --threads 1
-    taskset -c 0 python benchmarks/budget_curves.py train --threads 1 --models acai &
-    taskset -c 1 python benchmarks/budget_curves.py train --threads 1 --models ae
-    python benchmarks/budget_curves.py evaluate --threads 1
-    python benchmarks/budget_curves.py report
-    python benchmarks/budget_curves.py report --markdown --data digits mnist
-    python benchmarks/budget_curves.py plot
+    python benchmarks/defaults/budget_curves.py train --threads 1
+    python benchmarks/defaults/budget_curves.py train --data digits --seeds 0 --threads 1
+    taskset -c 0 python benchmarks/defaults/budget_curves.py train --threads 1 --models acai &
+    taskset -c 1 python benchmarks/defaults/budget_curves.py train --threads 1 --models ae
+    python benchmarks/defaults/budget_curves.py evaluate --threads 1
+    python benchmarks/defaults/budget_curves.py report
+    python benchmarks/defaults/budget_curves.py report --markdown --data digits mnist
+    python benchmarks/defaults/budget_curves.py plot
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
 from _common import (
     DEFAULT_MNIST,
     RESULTS,
@@ -278,7 +281,7 @@ MEASURES = {  # name -> (label, higher is better)
     "nn_ratio": ("midpoints' nearest-neighbour ratio", False),
     "critic_accuracy": ("independent critic's accuracy", False),
 }
-FIGURE = Path(__file__).resolve().parents[1] / "docs" / "_static" / "budget_curves_{data}.png"
+FIGURE = Path(__file__).resolve().parents[2] / "docs" / "_static" / "budget_curves_{data}.png"
 
 
 def paired(records, data):
