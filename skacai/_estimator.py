@@ -1066,7 +1066,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Number of output features, used by ``get_feature_names_out``."""
         return self._model.spec.n_components
 
-    # Read by tests and benchmarks (benchmarks/quality.py, whiten_default.py).
+    # Read by tests and benchmarks (benchmarks/quality/quality.py, defaults/whiten_default.py).
     _network_spec = property(lambda self: self._model.spec)
     _whitening = property(lambda self: self._model.whitening)
     _optimizer_states = property(lambda self: self._model.optimizer_states)
