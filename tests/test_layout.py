@@ -43,6 +43,8 @@ LAYERS = [
 ]
 LAYER_OF = {name: rank for rank, (_, names) in enumerate(LAYERS) for name in names}
 MAX_FILE_LINES = 600
+# The estimator is parameters, docstrings and glue (issue 34): the work lives below it.
+MAX_LINES = {"_estimator": 400}
 MAX_FUNCTION_LINES = 60
 DUPLICATE_BLOCK = 6
 
@@ -129,9 +131,10 @@ def test_imports_run_down_the_layers():
 
 def test_files_stay_under_the_size_limit():
     offenders = [
-        f"{path.relative_to(PACKAGE.parent)}: {n} lines of code (limit {MAX_FILE_LINES})"
+        f"{path.relative_to(PACKAGE.parent)}: {n} lines of code "
+        f"(limit {MAX_LINES.get(path.stem, MAX_FILE_LINES)})"
         for _, path, source, tree in parsed()
-        if (n := len(code_lines(source, tree))) > MAX_FILE_LINES
+        if (n := len(code_lines(source, tree))) > MAX_LINES.get(path.stem, MAX_FILE_LINES)
     ]
     assert not offenders, "\n".join(offenders)
 
