@@ -122,14 +122,19 @@ def test_minmax_training_feeds_the_critic_the_whole_padded_images():
     assert recorded != pytest.approx(border_reset, rel=1e-3)
 
 
-def test_minmax_equals_training_on_the_prescaled_pixels():
+def test_minmax_equals_training_on_the_prescaled_pixels(monkeypatch):
     """scaling='minmax' is exactly the paper's 2p/255 - 1 fed with scaling=None."""
+    from skacai import _plan
+
     pixels = digits_like(48)
     X = pixels.reshape(48, -1) / 255.0
     paper = fit_quietly(minmax_conv(max_iter=2), X)
-    prescaled = minmax_conv(max_iter=2, scaling=None)
-    prescaled._padding = paper._padding  # the same padding rule, on data already in [-1, 1]
-    fit_quietly(prescaled, 2.0 * X - 1.0)
+    fields = ("pad_center", "pad_value", "loss_on_padding")
+    rule = {name: getattr(paper._network_spec, name) for name in fields}
+    assert rule == {"pad_center": True, "pad_value": -1.0, "loss_on_padding": True}
+    # the same padding rule, on data already in [-1, 1] (the fit plan decides padding)
+    monkeypatch.setattr(_plan, "padding", lambda params: rule)
+    prescaled = fit_quietly(minmax_conv(max_iter=2, scaling=None), 2.0 * X - 1.0)
     np.testing.assert_allclose(
         paper.transform(X), prescaled.transform(2.0 * X - 1.0), rtol=1e-5, atol=1e-6
     )
