@@ -1347,7 +1347,9 @@ def _fitted_attribute(name):
     def set(self, value):
         setattr(self._model, name[:-1], value)
 
-    return property(get, set, doc=f"``{name}``: see the class docstring's Attributes.")
+    # No docstring: the class docstring's Attributes section documents it (with one,
+    # numpydoc links the name to a page that the API reference does not build).
+    return property(get, set)
 
 
 for _name in FITTED_ATTRIBUTES:
