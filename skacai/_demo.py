@@ -19,6 +19,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from skacai import _plan
 from skacai._estimator import ACAITransformer
 from skacai._model_file import save_figure
 from skacai.metrics import interpolation_realism, kmeans_accuracy
@@ -199,7 +200,8 @@ def run_demo(*, max_iter="auto", random_state=0, n_seeds=3, plot=None, out=print
     realism = {"plain AE": [], "ACAI": []}
     classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
     classifier.fit(X_train, y_train)
-    epochs = defaults._max_epochs(len(X_train))
+    params = defaults.get_params()
+    epochs = _plan.max_epochs(params["max_iter"], _plan.architecture(params), len(X_train))
     budget = f"default parameters with image_shape={DEMO_PARAMS['image_shape']}" + (
         f" ({epochs} epochs)" if max_iter == "auto" else f", {epochs} epochs"
     )

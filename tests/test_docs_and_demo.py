@@ -156,6 +156,15 @@ def test_demo_compares_four_representations_and_the_readme_shows_what_it_prints(
     check_demo_table(readme_demo_lines(), lines)
 
 
+def test_demo_runs_on_a_tiny_budget():
+    """``make demo``'s code path in the default suite (its full runs are slow tests): an
+    estimator internal it read was removed by a refactoring and only the slow run saw it."""
+    lines = []
+    rows = run_demo(max_iter=1, n_seeds=1, out=lines.append)
+    assert "image_shape=(8, 8), 1 epochs" in lines[0]
+    assert [row.method.split(" (")[0] for row in rows][-1] == "ACAI"
+
+
 @pytest.mark.slow  # 20 s: CI runs it with the README demo (make check-readme)
 def test_demo_command_line_saves_a_picture(tmp_path):
     pytest.importorskip("matplotlib")
