@@ -32,8 +32,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
-# The README's demo table against what the demo prints, and the demo's picture (slow
-# tests; CI runs them).
+# The README's demo table against what the demo prints, the demo's picture and the user
+# guide's examples (slow tests; CI runs them).
 check-readme: $(STAMP)
 	$(PY) -m pytest -m slow tests/test_docs_and_demo.py
 

@@ -20,7 +20,14 @@ def python_blocks(path="README.md"):
 
 
 @pytest.mark.parametrize(
-    "path", ["docs/user_guide.md", "docs/lines_benchmark.md", "docs/persistence.md"]
+    "path",
+    [
+        # 53 s on its own, but over 600 s late in the default suite (an interaction with
+        # an earlier test, not yet found): CI runs it with make check-readme.
+        pytest.param("docs/user_guide.md", marks=pytest.mark.slow),
+        "docs/lines_benchmark.md",
+        "docs/persistence.md",
+    ],
 )
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_self_contained_doc_examples_run(path, tmp_path, monkeypatch):
