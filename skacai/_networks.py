@@ -438,6 +438,7 @@ class Architecture:
     """
 
     build: Callable[[NetworkSpec], tuple[nn.Module, nn.Module, nn.Module]]
+    description: str  # what the networks are, for help texts and messages
     # The spec's fields that describe these networks (warm_start compares them).
     fields: tuple[str, ...]
     # max_iter="auto": about this many training samples (epochs x rows) per fit.
@@ -450,12 +451,14 @@ class Architecture:
     images: bool  # reads rows as images: pads them, and scaling="minmax" pads as the paper
     layout: torch.memory_format  # of its weights (channels-last convolutions)
     small_cpu_batches: bool = False  # inference on a CPU in batches of a few rows
+    dropout: bool = False  # has dropout layers (``dropout`` > 0 applies to it)
 
 
 # Budgets: docs/defaults.md gives the fit times they take.
 ARCHITECTURES = {
     "mlp": Architecture(
         _mlp_networks,
+        description="fully-connected networks",
         fields=("n_components", "hidden_layer_sizes"),
         auto_budget=600_000,
         auto_batch=128,
@@ -463,9 +466,11 @@ ARCHITECTURES = {
         depth_name="hidden layers",
         images=False,
         layout=torch.contiguous_format,
+        dropout=True,
     ),
     "conv": Architecture(
         _conv_networks,
+        description="the paper's convolutional networks",
         fields=("n_components", "image_shape", "conv_width", "n_scales"),
         auto_budget=120_000,
         auto_batch=64,
@@ -476,6 +481,13 @@ ARCHITECTURES = {
         small_cpu_batches=True,
     ),
 }
+
+
+def auto_architecture(images):
+    """``architecture="auto"``: the first family in :data:`ARCHITECTURES` that reads
+    rows as images where ``images`` (``image_shape`` is given), else the first that
+    does not."""
+    return next(name for name, entry in ARCHITECTURES.items() if entry.images == images)
 
 
 def meta_networks(spec: NetworkSpec) -> tuple[nn.Module | None, ...]:

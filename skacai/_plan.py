@@ -79,9 +79,10 @@ def split(params, X, weights, rng):
 
 
 def architecture(params):
-    """``architecture`` with ``"auto"`` resolved: conv for images, MLP otherwise."""
+    """``architecture`` with ``"auto"`` resolved: conv for images, MLP otherwise
+    (``_networks.auto_architecture``)."""
     if params["architecture"] == "auto":
-        return "mlp" if params["image_shape"] is None else "conv"
+        return _networks.auto_architecture(images=params["image_shape"] is not None)
     return params["architecture"]
 
 
@@ -103,11 +104,13 @@ def check_params(params):
             "encoder, decoder and critic are all yours: put dropout layers in your "
             "modules and use dropout=0."
         )
-    if dropout > 0 and architecture(params) == "conv":
+    name = architecture(params)
+    if dropout > 0 and not ARCHITECTURES[name].dropout:
+        with_dropout = " or ".join(repr(n) for n, a in ARCHITECTURES.items() if a.dropout)
         raise ValueError(
-            f"dropout={dropout} applies to architecture='mlp' only: the paper's "
-            "convolutional networks have no dropout layers. Use dropout=0 with "
-            "architecture='conv'."
+            f"dropout={dropout} applies to architecture={with_dropout} only: "
+            f"{ARCHITECTURES[name].description} have no dropout layers. Use dropout=0 "
+            f"with architecture={name!r}."
         )
 
 

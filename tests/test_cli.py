@@ -781,3 +781,5 @@ def test_fit_help_reads_the_architecture_registry(capsys):
     batches = " or ".join(f"{a.auto_batch} ({name})" for name, a in ARCHITECTURES.items())
     assert f"auto: about {budgets} training samples, at most {AUTO_MAX_EPOCHS} epochs" in text
     assert f"auto: {batches} (default auto)" in text
+    families = "; ".join(f"{name}: {a.description}" for name, a in ARCHITECTURES.items())
+    assert f"{families}; auto: conv with --image-shape, mlp without" in text

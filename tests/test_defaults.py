@@ -187,3 +187,28 @@ def test_auto_batch_size_is_128_for_mlp_networks_and_64_for_conv(image_shape, st
         model.fit(X)
     autoencoder_adam = model._optimizer_states[0]["state"][0]
     assert int(autoencoder_adam["step"]) == steps  # 128 rows: one batch of 128, two of 64
+
+
+def test_auto_architecture_and_the_dropout_rule_read_the_registry(monkeypatch):
+    """``architecture="auto"`` picks the first registered family that reads images
+    (with ``image_shape``) or not; ``dropout`` > 0 is refused for a family without
+    dropout layers, naming those with them."""
+    from dataclasses import replace
+
+    from skacai import _networks, _plan
+
+    params = ACAITransformer(dropout=0.2, image_shape=(1, 4, 4)).get_params()
+    assert _plan.architecture(params) == "conv"
+    assert _plan.architecture({**params, "image_shape": None}) == "mlp"
+    with pytest.raises(ValueError, match=r"applies to architecture='mlp' only: the paper's"):
+        _plan.check_params(params)
+    registry = dict(_networks.ARCHITECTURES)
+    registry["conv"] = replace(registry["conv"], dropout=True)
+    registry = {"toy": replace(registry["conv"], description="toy networks"), **registry}
+    monkeypatch.setattr(_networks, "ARCHITECTURES", registry)
+    monkeypatch.setattr(_plan, "ARCHITECTURES", registry)
+    assert _plan.architecture(params) == "toy"
+    _plan.check_params(params)  # now a family with dropout layers
+    registry["toy"] = replace(registry["toy"], dropout=False)
+    with pytest.raises(ValueError, match=r"architecture='mlp' or 'conv' only: toy networks"):
+        _plan.check_params(params)

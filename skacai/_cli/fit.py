@@ -21,7 +21,7 @@ from skacai._cli._args import (
 from skacai._cli._common import EXIT_OK, PROG, shown
 from skacai._cli._files import check_output_file, load_data_arg
 from skacai._estimator import ACAITransformer
-from skacai._networks import ARCHITECTURES
+from skacai._networks import ARCHITECTURES, auto_architecture
 from skacai._plan import AUTO_MAX_EPOCHS
 
 NAME = "fit"
@@ -114,7 +114,9 @@ FIT_OPTIONS = (
     FitOption(
         "architecture",
         ("--architecture",),
-        "fully-connected or convolutional networks; auto: conv with --image-shape, mlp without",
+        "; ".join(f"{name}: {entry.description}" for name, entry in ARCHITECTURES.items())
+        + f"; auto: {auto_architecture(True)} with --image-shape, "
+        f"{auto_architecture(False)} without",
         choices=("auto", *ARCHITECTURES),
     ),
     FitOption(
