@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from contextlib import contextmanager
+from functools import partial
 from numbers import Real
 from typing import ClassVar
 
@@ -600,7 +601,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             outcome = self._train(
                 X_train, score, plan, plan.max_epochs, device, weights, stop_early=True
             )
-            self._whiten_codes(X_train, weights)
+            self._fit_code_maps(X_train, weights)
         self._warn_about(outcome, plan.max_epochs)
         return self
 
@@ -667,7 +668,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 _plan.check_same_networks(params, self._model.spec, "partial_fit")
                 plan = _plan.plan(params, X, self._model.spec)
             outcome = self._train(X, None, plan, 1, device, weights, stop_early=False)
-            self._whiten_codes(X, weights)
+            self._fit_code_maps(X, weights)
         self._warn_about(outcome)
         return self
 
@@ -705,10 +706,12 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X = validate_data(self, X, accept_sparse=("csr", "csc"), dtype=FLOAT_DTYPES, reset=reset)
         return csr_rows(X) if sparse.issparse(X) else X
 
-    def _whiten_codes(self, X, weights):
-        """The whitening of X's codes (``whiten=True``) after training, else None."""
-        codes = self._inference().encode(X) if self.whiten else None
-        self._model.whitening = None if codes is None else _scaling.Whitening.fit(codes, weights)
+    def _fit_code_maps(self, X, weights):
+        """The post-processings of the codes that the parameters turn on (``whiten``),
+        fitted on X's codes after training."""
+        params = self.get_params(deep=False)
+        encode = partial(self._inference().encode, X)
+        self._model.code_maps = _scaling.fit_code_maps(params, encode, weights)
 
     def _validation_score(self, X_val, scored, device, weights=None):
         """``score(networks)`` for early stopping on the validation rows X_val (None
@@ -1068,7 +1071,7 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # Read by tests and benchmarks (benchmarks/quality/quality.py, defaults/whiten_default.py).
     _network_spec = property(lambda self: self._model.spec)
-    _whitening = property(lambda self: self._model.whitening)
+    _whitening = property(lambda self: self._model.code_map("whitening"))
     _optimizer_states = property(lambda self: self._model.optimizer_states)
     _generator_state = property(lambda self: self._model.generator_state)
 
@@ -1315,8 +1318,6 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def __setstate__(self, state):
         recorded = state.pop("_skacai_versions", None)
         if "encoder_" in state:
-            if "_whitening" not in state:  # fitted before whitening
-                state.update(_whitening=None, whiten=state.get("whiten", False))
             state["_model"] = _model.FittedModel.from_attributes(state)
         # A pickle from before a parameter existed gets its default (e.g. dropout=0).
         for name, parameter in inspect.signature(type(self).__init__).parameters.items():

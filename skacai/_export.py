@@ -104,30 +104,10 @@ class ScaledDecoder(nn.Module):
         return scale_out(self.decoder(z), self.mean, self.scale)
 
 
-class WhitenedEncoder(nn.Module):
-    """``(encoder(x) - mean) @ matrix``: the codes whitened (``whiten=True``)."""
-
-    def __init__(self, network, mean, matrix):
-        super().__init__()
-        self.network = network  # the encoder between its scaling (or the decoder)
-        self.register_buffer("mean", torch.from_numpy(mean))
-        self.register_buffer("matrix", torch.from_numpy(matrix))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (self.network(x) - self.mean) @ self.matrix
-
-
-class WhitenedDecoder(WhitenedEncoder):
-    """``decoder(codes @ matrix + mean)``: whitened codes -> data."""
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.network(z @ self.matrix + self.mean)
-
-
-def scaled_module(network, mean, scale, part, whitening=None):
+def scaled_module(network, mean, scale, part, code_maps=()):
     """A float32 CPU copy of ``network`` in evaluation mode, between the scaling
-    constants (and the codes' ``whitening``, a :class:`skacai._scaling.Whitening`, if
-    given); ``network`` itself is left as it is (device, mode and weights)."""
+    constants (and the ``code_maps``, :class:`skacai._scaling.CodeMap` instances, on
+    the codes' side); ``network`` itself is left as it is (device, mode and weights)."""
     constants = {}
     for name, values in (("mean_", mean), ("scale_", scale)):
         values = np.asarray(values, dtype=np.float64)
@@ -150,17 +130,11 @@ def scaled_module(network, mean, scale, part, whitening=None):
         module = ScaledEncoder(copied, constants["mean_"], divisor(constants["scale_"]))
     else:
         module = ScaledDecoder(copied, constants["mean_"], constants["scale_"])
-    if whitening is not None:
-        w = whitening
-        if part == "encoder":
-            module = WhitenedEncoder(module, *_float32(w.mean, w.components.T / w.std))
-        else:
-            module = WhitenedDecoder(module, *_float32(w.mean, w.std[:, None] * w.components))
+    if code_maps and part == "encoder":
+        module = nn.Sequential(module, *(m.module("forward") for m in code_maps))
+    elif code_maps:
+        module = nn.Sequential(*(m.module("backward") for m in reversed(code_maps)), module)
     return module.eval().requires_grad_(False)
-
-
-def _float32(*arrays):
-    return tuple(np.ascontiguousarray(a, dtype=np.float32) for a in arrays)
 
 
 @contextmanager
@@ -220,7 +194,7 @@ def check_graph(module, graph, n_inputs, part, format, notes):
     z = np.random.default_rng(0).normal(size=(CHECK_ROWS, n_inputs))
     samples = [z, -z]  # and the mirror image, so that a sign test takes both ways
     if part == "encoder":  # raw features, scaled to z and -z by the graph
-        scaler = module.network if isinstance(module, WhitenedEncoder) else module
+        scaler = module[0] if isinstance(module, nn.Sequential) else module
         samples = [s * scaler.divisor.numpy() + scaler.mean.numpy() for s in samples]
     samples = [torch.from_numpy(s.astype(np.float32)) for s in samples]
     with torch.no_grad():
@@ -276,7 +250,7 @@ def require_onnx():
 
 def export(path, model, *, part, format):
     """Write the ``part`` of ``model`` (a :class:`~skacai._model.FittedModel`) with its
-    scaling (and its codes' whitening, if any) to ``path`` in ``format``.
+    scaling (and its code maps, such as the whitening, if any) to ``path`` in ``format``.
 
     The file is written atomically: a failed export leaves ``path`` as it was. See
     ``ACAITransformer.export``.
@@ -295,7 +269,7 @@ def export(path, model, *, part, format):
         )
     if format == "onnx":
         require_onnx()
-    module = scaled_module(network, model.mean, model.scale, part, model.whitening)
+    module = scaled_module(network, model.mean, model.scale, part, model.code_maps)
     example = torch.zeros(EXAMPLE_ROWS, n_inputs)
     with _quiet_torch():
         with warnings.catch_warnings(record=True) as caught:

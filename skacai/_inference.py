@@ -11,6 +11,7 @@ from skacai import _progress
 from skacai._device import float32_convolutions
 from skacai._networks import ARCHITECTURES
 from skacai._objective import squared_errors
+from skacai._scaling import apply_code_maps, invert_code_maps
 from skacai._validation import checked
 
 # Rows per forward pass in transform / inverse_transform / interpolate / score:
@@ -40,23 +41,23 @@ def sparse_batch_rows(rows, n_features):
 
 class Model:
     """A :class:`~skacai._model.FittedModel` applied to NumPy arrays (or CSR matrices,
-    densified batch by batch), ``rows`` at a time: scaling, networks, whitening."""
+    densified batch by batch), ``rows`` at a time: scaling, networks, code maps."""
 
     def __init__(self, fitted, *, verbose=0):
         self.encoder, self.decoder = fitted.encoder, fitted.decoder
-        self.scaling, self.whitening = fitted.scaling, fitted.whitening
+        self.scaling, self.code_maps = fitted.scaling, fitted.code_maps
         self.n_features, self.n_components = fitted.spec.n_features, fitted.spec.n_components
         self.device, self.verbose = fitted.device, verbose
         self.rows = batch_rows(fitted.spec.architecture, fitted.device)
 
     def transform(self, X):
-        """X -> codes, whitened where the model whitens them (``transform``)."""
+        """X -> codes, mapped by the model's code maps (e.g. whitened; ``transform``)."""
         codes = checked(self.encode(X), "transform", X.dtype)
-        return codes if self.whitening is None else self.whitening.apply(codes)
+        return apply_code_maps(self.code_maps, codes)
 
     def inverse_transform(self, codes):
-        """Codes (whitened where the model whitens them) -> data."""
-        codes = codes if self.whitening is None else self.whitening.invert(codes)
+        """Codes (as ``transform`` returns them) -> data."""
+        codes = invert_code_maps(self.code_maps, codes)
         return checked(self.decode(codes), "inverse_transform", codes.dtype)
 
     def bar(self, method, X):

@@ -1,10 +1,10 @@
 """The fitted model: one object owns everything ``fit`` produces.
 
 :class:`FittedModel` holds the networks and the spec that rebuilds them, the input
-scaling, the codes' whitening, the optimisers' and the training generator's states,
-the device and the training record. The estimator holds one (``_model``) and exposes
-its :data:`FITTED_ATTRIBUTES`; persistence, rollback, pickling, inference and export
-take the model, never the estimator.
+scaling, the codes' post-processings (code maps: the whitening), the optimisers' and
+the training generator's states, the device and the training record. The estimator
+holds one (``_model``) and exposes its :data:`FITTED_ATTRIBUTES`; persistence,
+rollback, pickling, inference and export take the model, never the estimator.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 import torch
 from scipy import sparse
 
-from skacai import _custom, _device, _scaling
+from skacai import _custom, _device, _objective, _scaling
 from skacai._networks import Networks, NetworkSpec, build_networks
-from skacai._objective import HISTORY_KEYS
 from skacai._rollback import map_tensors, module_on_cpu
-from skacai._scaling import Scaling, Whitening
+from skacai._scaling import Scaling
 
 # The estimator's fitted attributes: each is ``FittedModel.<name without the "_">``.
 FITTED_ATTRIBUTES = (
@@ -40,7 +39,7 @@ FITTED_ATTRIBUTES = (
 
 @dataclass(eq=False)
 class FittedModel:
-    """A fitted ACAI model: networks, scaling, whitening, training state and record."""
+    """A fitted ACAI model: networks, scaling, code maps, training state and record."""
 
     spec: NetworkSpec
     encoder: torch.nn.Module
@@ -50,7 +49,7 @@ class FittedModel:
     device: str
     generator_state: tuple  # (device, torch generator state)
     optimizer_states: tuple | None = None
-    whitening: Whitening | None = None
+    code_maps: tuple = ()  # _scaling.CodeMap instances, in CODE_MAPS' order
     n_iter: int = 0
     loss_curve: list = field(default_factory=list)
     history: dict = field(default_factory=dict)
@@ -73,6 +72,10 @@ class FittedModel:
     @property
     def image_shape(self):
         return self.spec.image_shape
+
+    def code_map(self, name):
+        """The fitted code map called ``name`` (e.g. ``"whitening"``), or None."""
+        return next((m for m in self.code_maps if m.name == name), None)
 
     def attribute(self, name):
         """The estimator's fitted attribute ``name`` (one of :data:`FITTED_ATTRIBUTES`)."""
@@ -102,7 +105,7 @@ class FittedModel:
             },
             "mean": self.mean,
             "scale": self.scale,
-            "whitening": None if self.whitening is None else dict(self.whitening.arrays()),
+            "code_maps": _scaling.code_maps_state(self.code_maps),
             "device": self.device,
             "optimizer_states": self.optimizer_states,
             "generator_state": self.generator_state,
@@ -118,7 +121,6 @@ class FittedModel:
         for module, part in zip(networks, _custom.PARTS, strict=True):
             module.load_state_dict(state["networks"][part], strict=True)
             module.eval()
-        whitening = state["whitening"]
         return cls(
             state["spec"],
             *networks,
@@ -126,7 +128,7 @@ class FittedModel:
             device="cpu",
             generator_state=state["generator_state"],
             optimizer_states=state["optimizer_states"],
-            whitening=None if whitening is None else Whitening(*whitening.values()),
+            code_maps=_scaling.code_maps_from_state(state["code_maps"]),
             **{name: state[name] for name in _RECORD},
         )
 
@@ -144,6 +146,8 @@ class FittedModel:
         for part, module in zip(_custom.PARTS, self.networks, strict=True):
             attributes[f"{part}_"] = module_on_cpu(module)
         attributes |= {private: getattr(self, name) for name, private in _PICKLED.items()}
+        # Each code map under "_NAME" (None when off): the format since whitening.
+        attributes |= {f"_{m.name}": self.code_map(m.name) for m in _scaling.CODE_MAPS}
         attributes.update(
             mean_=self.mean,
             scale_=self.scale,
@@ -156,12 +160,28 @@ class FittedModel:
     @classmethod
     def from_attributes(cls, attributes):
         """The model in the fitted attributes of a pickled estimator (popped from
-        ``attributes``, its ``__dict__``; see :meth:`to_attributes`)."""
+        ``attributes``, its ``__dict__``; see :meth:`to_attributes`).
+
+        A pickle from before a code map existed gets the map's parameter set to
+        False (it was fitted without it); one from before a loss term existed gets
+        NaN for each of its epochs in ``history_``, as model files do.
+        """
         model = cls.__new__(cls)
         for name, private in _PICKLED.items():
             setattr(model, name, attributes.pop(private, None))
         for name in (*_custom.PARTS, *_RECORD, "device"):
             setattr(model, name, attributes.pop(f"{name}_", None))
+        model.code_maps = []
+        for code_map in _scaling.CODE_MAPS:
+            if f"_{code_map.name}" not in attributes:  # pickled before the map existed
+                attributes.setdefault(code_map.parameter, False)
+            fitted = attributes.pop(f"_{code_map.name}", None)
+            model.code_maps += [] if fitted is None else [fitted]
+        model.code_maps = tuple(model.code_maps)
+        if isinstance(model.history, dict):
+            missing = [key for key in _objective.HISTORY_KEYS if key not in model.history]
+            n_epochs = len(model.loss_curve or ())
+            model.history |= {key: [float("nan")] * n_epochs for key in missing}
         model.scaling = Scaling(attributes.pop("mean_"), attributes.pop("scale_"))
         attributes.pop("image_shape_", None)
         return model
@@ -181,7 +201,6 @@ _PICKLED = {
     "spec": "_network_spec",
     "generator_state": "_generator_state",
     "optimizer_states": "_optimizer_states",
-    "whitening": "_whitening",
 }
 
 
@@ -208,7 +227,7 @@ def new_model(plan, params, X, weights, rng, device):
         scaling=fitted,
         device=str(device),
         generator_state=_device.new_generator_state(rng, device),
-        history={name: [] for name in HISTORY_KEYS},
+        history={name: [] for name in _objective.HISTORY_KEYS},
     )
 
 

@@ -29,7 +29,7 @@ import safetensors
 import torch
 from safetensors.torch import load as _load_tensors
 
-from skacai import _custom, _model_file, _objective, _plan
+from skacai import _custom, _model_file, _objective, _plan, _scaling
 from skacai._model import FittedModel
 from skacai._model_file import FORMAT, FORMAT_VERSION
 from skacai._networks import (
@@ -39,7 +39,6 @@ from skacai._networks import (
     NetworkSpec,
     meta_networks,
 )
-from skacai._scaling import Whitening
 from skacai._validation import is_int
 from skacai._versions import versions, warn_version_mismatch
 from skacai.exceptions import ModelFileError
@@ -128,9 +127,9 @@ def _describe(saved):
             tensors[f"{name}.{key}"] = _unshared(tensor, stored)
     tensors["mean_"] = torch.from_numpy(np.asarray(fitted["mean"], dtype=np.float64))
     tensors["scale_"] = torch.from_numpy(np.asarray(fitted["scale"], dtype=np.float64))
-    whitening = model.whitening
-    state["whitened"] = whitening is not None
-    tensors |= {k: torch.from_numpy(v) for k, v in (whitening.arrays() if whitening else ())}
+    state |= {m.flag: model.code_map(m.name) is not None for m in _scaling.CODE_MAPS}
+    for arrays in fitted["code_maps"].values():
+        tensors |= {key: torch.from_numpy(array) for key, array in arrays.items()}
     state["optimizers"] = None
     if fitted["optimizer_states"] is not None:
         state["optimizers"] = [
@@ -479,10 +478,11 @@ def _expected_tensors(spec, state, where, modules):
             expected[f"{name}.{key}"] = ({dtype}, tuple(tensor.shape))
     for name in ("mean_", "scale_"):
         expected[name] = ({"F64"}, (spec.n_features,))
-    if not isinstance(state.get("whitened", False), bool):
-        raise _invalid(where, "its 'whitened' field is not true or false")
-    for name, shape in Whitening.shapes(spec.n_components) if state.get("whitened") else ():
-        expected[name] = ({"F64"}, shape)
+    for code_map in _scaling.CODE_MAPS:  # files from before a code map have no flag: without it
+        if not isinstance(state.get(code_map.flag, False), bool):
+            raise _invalid(where, f"its {code_map.flag!r} field is not true or false")
+        for name, shape in code_map.shapes(spec.n_components) if state.get(code_map.flag) else ():
+            expected[name] = ({"F64"}, shape)
     generator_device = state.get("generator_device")
     if not isinstance(generator_device, str):
         raise _invalid(where, "the generator's device is not a string")
@@ -563,7 +563,8 @@ def _rebuild(description, tensors, spec, where, own, modules, validate):
             raise TypeError("the parameters are not a JSON object")
         params = {name: _decode_param(value) for name, value in params.items()}
         params.update({part: value for part, value in zip(_custom.PARTS, own, strict=True)})
-        params.setdefault("whiten", False)  # files from before whitening: none
+        # A file from before a code map was fitted without it.
+        params |= {m.parameter: params.get(m.parameter, False) for m in _scaling.CODE_MAPS}
         if validate is not None:
             validate(params)
         saved = SavedModel(description["class"], params, description.get("output_config"))
@@ -676,14 +677,14 @@ def _check_fitted_state(state, spec, where):
     return history
 
 
-def _whitening(state, tensors, where):
-    """The saved codes' whitening, or None (files from before whitening have none)."""
-    if not state.get("whitened"):
-        return None
-    arrays = [tensors[name].numpy() for name, _ in Whitening.shapes(0)]
-    if not all(np.isfinite(a).all() for a in arrays) or (arrays[-1] <= 0).any():
-        raise _invalid(where, "the saved whitening holds non-finite or non-positive values")
-    return Whitening(*arrays)
+def _code_maps(state, tensors, where):
+    """The saved code maps (those whose flag is true) as ``_scaling.code_maps_state``."""
+    on = [code_map for code_map in _scaling.CODE_MAPS if state.get(code_map.flag)]
+    saved = {m.name: {n: tensors[n].numpy() for n, _ in m.shapes(0)} for m in on}
+    try:
+        return _scaling.code_maps_state(_scaling.code_maps_from_state(saved))
+    except ValueError as error:
+        raise _invalid(where, str(error)) from None
 
 
 def _restore_fitted_state(params, state, tensors, spec, where, modules):
@@ -698,7 +699,6 @@ def _restore_fitted_state(params, state, tensors, spec, where, modules):
             torch.Generator().set_state(generator_state)
         except RuntimeError:
             raise _invalid(where, "the generator's state is not a torch CPU generator's") from None
-    whitening = _whitening(state, tensors, where)
     fitted = {
         "spec": spec,
         # The names and shapes were checked against the description before reading.
@@ -708,7 +708,7 @@ def _restore_fitted_state(params, state, tensors, spec, where, modules):
         },
         "mean": mean,
         "scale": scale,
-        "whitening": None if whitening is None else dict(whitening.arrays()),
+        "code_maps": _code_maps(state, tensors, where),
         "optimizer_states": None,
         "generator_state": (device, generator_state),
         **{key: state[name] for name, key in _JSON_ATTRIBUTES.items() if key is not None},

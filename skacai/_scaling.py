@@ -6,6 +6,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from scipy import sparse
 
 # scaling="auto" scales all features by one number when the median feature's range
@@ -238,8 +239,101 @@ def _overflow(scaling, sparse_input=False):
     )
 
 
+class CodeMap:
+    """A post-processing of the codes: an invertible map fitted on the training codes
+    after training. ``transform`` returns ``apply(encoder(X))``; ``inverse_transform``
+    and ``interpolate`` decode ``invert(codes)``.
+
+    A subclass lists its fitted arrays as dataclass fields (float64) and writes its
+    map once, in :meth:`forward` and :meth:`backward`, with operations that NumPy
+    arrays and torch tensors share: inference applies them in float64, exported
+    graphs in float32 (:meth:`module`). Adding one is a subclass here and an entry in
+    :data:`CODE_MAPS`, and the estimator's boolean parameter that turns it on (its
+    ``parameter``): the fitted model, inference, export, model files and pickles
+    read the registry.
+    """
+
+    name = ""  # model files' tensor prefix ("NAME.FIELD"); pickles keep it as "_NAME"
+    parameter = ""  # the estimator's boolean parameter that turns it on
+    flag = ""  # model files' true-or-false field: whether the model has the map
+
+    @classmethod
+    def fit(cls, codes, weights=None):
+        """The map fitted on ``codes`` (rows weighted by ``weights`` if given)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def forward(codes, *arrays):
+        """Raw codes -> mapped codes, given the fields' arrays in order."""
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(codes, *arrays):
+        """Mapped codes -> raw codes: :meth:`forward`'s inverse."""
+        raise NotImplementedError
+
+    @classmethod
+    def shapes(cls, n_components):
+        """``(name, shape)`` of the arrays that model files keep, in the fields' order."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_arrays(cls, arrays):
+        """The map of ``arrays`` (in :meth:`shapes`' order), read from a file:
+        ValueError (what is wrong) where they cannot be this map's."""
+        arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
+        if not all(np.isfinite(a).all() for a in arrays):
+            raise ValueError(f"the saved {cls.name} holds non-finite values")
+        return cls(*arrays)
+
+    def arrays(self):
+        """``(name, array)`` for :meth:`shapes`' names."""
+        return tuple((name, getattr(self, name.split(".", 1)[1])) for name, _ in self.shapes(0))
+
+    def apply(self, codes):
+        """Raw codes -> mapped codes, in the codes' dtype (computed in float64)."""
+        mapped = self.forward(np.asarray(codes, np.float64), *self._values())
+        return mapped.astype(codes.dtype, copy=False)
+
+    def invert(self, mapped):
+        """Mapped codes -> raw codes, in their dtype (computed in float64)."""
+        codes = self.backward(np.asarray(mapped, np.float64), *self._values())
+        return codes.astype(mapped.dtype, copy=False)
+
+    def _values(self):
+        return [array for _, array in self.arrays()]
+
+    def module(self, direction):
+        """The map as a float32 ``torch.nn.Module`` for exported graphs: ``"forward"``
+        (after the encoder) or ``"backward"`` (before the decoder)."""
+        return CodeMapModule(getattr(self, direction), self.arrays())
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        pairs = zip(self.arrays(), other.arrays(), strict=True)
+        return all(np.array_equal(a, b) for (_, a), (_, b) in pairs)
+
+    __hash__ = None
+
+
+class CodeMapModule(torch.nn.Module):
+    """A code map's ``forward`` or ``backward`` in an exported graph, its arrays held
+    as float32 buffers named after the map's fields."""
+
+    def __init__(self, function, arrays):
+        super().__init__()
+        self.function, self.names = function, tuple(n.split(".", 1)[1] for n, _ in arrays)
+        for name, (_, array) in zip(self.names, arrays, strict=True):
+            values = np.ascontiguousarray(array, dtype=np.float32)
+            self.register_buffer(name, torch.from_numpy(values))
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.function(codes, *(getattr(self, name) for name in self.names))
+
+
 @dataclass(frozen=True, eq=False)
-class Whitening:
+class Whitening(CodeMap):
     """The codes' whitening (``whiten=True``): ``(codes - mean) @ components.T / std``.
 
     ``components`` holds the principal axes of the training codes as rows
@@ -252,6 +346,10 @@ class Whitening:
     mean: np.ndarray  # (n_components,)
     components: np.ndarray  # (n_components, n_components), orthonormal rows
     std: np.ndarray  # (n_components,), positive
+
+    name = "whitening"
+    parameter = "whiten"
+    flag = "whitened"
 
     @classmethod
     def fit(cls, codes, weights=None):
@@ -279,17 +377,16 @@ class Whitening:
         floor = 1e-6 * std.max() if std.max() > 0 else 1.0
         return cls(mean, components, np.maximum(std, floor))
 
-    def __eq__(self, other):
-        if type(other) is not Whitening:
-            return NotImplemented
-        pairs = zip(self.arrays(), other.arrays(), strict=True)
-        return all(np.array_equal(a, b) for (_, a), (_, b) in pairs)
-
-    __hash__ = None
+    @staticmethod
+    def forward(codes, mean, components, std):
+        return (codes - mean) @ components.T / std
 
     @staticmethod
-    def shapes(n_components):
-        """``(name, shape)`` of the arrays that model files keep, in the fields' order."""
+    def backward(white, mean, components, std):
+        return (white * std) @ components + mean
+
+    @classmethod
+    def shapes(cls, n_components):
         k = n_components
         return (
             ("whitening.mean", (k,)),
@@ -297,16 +394,56 @@ class Whitening:
             ("whitening.std", (k,)),
         )
 
-    def arrays(self):
-        """``(name, array)`` for :meth:`shapes`' names."""
-        return tuple((name, getattr(self, name.split(".")[1])) for name, _ in self.shapes(0))
+    @classmethod
+    def from_arrays(cls, arrays):
+        whitening = super().from_arrays(arrays)
+        if (whitening.std <= 0).any():
+            raise ValueError("the saved whitening holds non-positive values")
+        return whitening
 
-    def apply(self, codes):
-        """Raw codes -> whitened codes, in the codes' dtype."""
-        white = (np.asarray(codes, np.float64) - self.mean) @ self.components.T / self.std
-        return white.astype(codes.dtype, copy=False)
 
-    def invert(self, white):
-        """Whitened codes -> raw codes, in their dtype."""
-        codes = (np.asarray(white, np.float64) * self.std) @ self.components + self.mean
-        return codes.astype(white.dtype, copy=False)
+# The code maps, in the order transform applies them (inverse_transform undoes them
+# in reverse); each is fitted on the codes that the ones before it return.
+CODE_MAPS = (Whitening,)
+
+
+def fit_code_maps(params, encode, weights=None):
+    """The code maps that ``params`` (the estimator's) turn on, fitted in order on the
+    training codes (``encode()`` computes them, once, where a map is on)."""
+    fitted, codes = [], None
+    for code_map in CODE_MAPS:
+        if params[code_map.parameter]:
+            codes = encode() if codes is None else fitted[-1].apply(codes)
+            fitted.append(code_map.fit(codes, weights))
+    return tuple(fitted)
+
+
+def apply_code_maps(code_maps, codes):
+    """Raw codes -> the codes that ``transform`` returns."""
+    for code_map in code_maps:
+        codes = code_map.apply(codes)
+    return codes
+
+
+def invert_code_maps(code_maps, codes):
+    """The codes that ``transform`` returns -> raw codes."""
+    for code_map in reversed(code_maps):
+        codes = code_map.invert(codes)
+    return codes
+
+
+def code_maps_state(code_maps):
+    """``{name: {array name: array}}``: what state dicts keep of the code maps."""
+    return {code_map.name: dict(code_map.arrays()) for code_map in code_maps}
+
+
+def code_maps_from_state(state):
+    """The code maps a :func:`code_maps_state` describes, in :data:`CODE_MAPS`' order:
+    ValueError where a name is unknown or its arrays cannot be its map's."""
+    known = {code_map.name: code_map for code_map in CODE_MAPS}
+    unknown = sorted(set(state) - set(known))
+    if unknown:
+        raise ValueError(f"unknown code maps {unknown} (this skacai knows {sorted(known)})")
+    return tuple(
+        known[name].from_arrays(list(state[name].values())) for name in known if name in state
+    )

@@ -58,3 +58,25 @@ def transform_in_fresh_process(tmp_path):
         return np.load(out_path)
 
     return run
+
+
+@pytest.fixture
+def check_pt2_export(tmp_path):
+    """``check(model, X, part)``: the model's ``part`` exported to pt2 computes what
+    ``transform`` (encoder) or ``inverse_transform`` of the codes (decoder) computes."""
+    import torch
+
+    def check(model, X, part):
+        path = tmp_path / f"{part}.pt2"
+        model.export(path, part=part)
+        program = torch.export.load(path).module()
+        X32 = X.astype(np.float32)
+        codes = model.transform(X32)
+        if part == "encoder":
+            got, expected, atol = program(torch.from_numpy(X32)), codes, 1e-4
+        else:
+            got, expected = program(torch.from_numpy(codes)), model.inverse_transform(codes)
+            atol = 1e-3
+        np.testing.assert_allclose(got.numpy(), expected, atol=atol)
+
+    return check

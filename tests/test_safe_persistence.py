@@ -304,6 +304,17 @@ def test_a_file_from_before_a_new_loss_term_loads_with_the_term_unrecorded(
     assert {k: v for k, v in loaded.history_.items() if k != "sharpness"} == fitted.history_
 
 
+def test_a_pickle_from_before_a_new_loss_term_loads_with_the_term_unrecorded(fitted, monkeypatch):
+    """As model files do: NaN for each epoch of a term added after pickling."""
+    pickled = pickle.dumps(fitted)
+    monkeypatch.setattr(_objective, "HISTORY_KEYS", (*_objective.HISTORY_KEYS, "sharpness"))
+    loaded = pickle.loads(pickled)
+    assert set(loaded.history_) == {*fitted.history_, "sharpness"}
+    assert np.isnan(loaded.history_["sharpness"]).all()
+    assert len(loaded.history_["sharpness"]) == fitted.n_iter_
+    assert {k: v for k, v in loaded.history_.items() if k != "sharpness"} == fitted.history_
+
+
 def newer_term(description):
     """A file from a skacai whose objective has a term this one does not know."""
     state = description["state"]
