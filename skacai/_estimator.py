@@ -256,7 +256,8 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         deviations (rows weighted by ``sample_weight``), so that KMeans and
         other distance-based steps weigh every direction alike.
         ``inverse_transform`` undoes it (``interpolate`` and ``score_samples``
-        are unchanged); ``partial_fit`` recomputes it from each call's rows;
+        are unchanged); each ``partial_fit`` recomputes it from its own rows
+        (a call that keeps none of its epochs leaves it, with the networks);
         model files, pickles and exported networks keep it. ``False`` returns
         the encoder's raw codes. Why it is the default: ``docs/defaults.md``.
 
@@ -601,7 +602,6 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             outcome = self._train(
                 X_train, score, plan, plan.max_epochs, device, weights, stop_early=True
             )
-            self._fit_code_maps(X_train, weights)
         self._warn_about(outcome, plan.max_epochs)
         return self
 
@@ -668,7 +668,6 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 _plan.check_same_networks(params, self._model.spec, "partial_fit")
                 plan = _plan.plan(params, X, self._model.spec)
             outcome = self._train(X, None, plan, 1, device, weights, stop_early=False)
-            self._fit_code_maps(X, weights)
         self._warn_about(outcome)
         return self
 
@@ -706,13 +705,6 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X = validate_data(self, X, accept_sparse=("csr", "csc"), dtype=FLOAT_DTYPES, reset=reset)
         return csr_rows(X) if sparse.issparse(X) else X
 
-    def _fit_code_maps(self, X, weights):
-        """The post-processings of the codes that the parameters turn on (``whiten``),
-        fitted on X's codes after training."""
-        params = self.get_params(deep=False)
-        encode = partial(self._inference().encode, X)
-        self._model.code_maps = _scaling.fit_code_maps(params, encode, weights)
-
     def _validation_score(self, X_val, scored, device, weights=None):
         """``score(networks)`` for early stopping on the validation rows X_val (None
         without them): ``scoring(self, scored)`` with ``scored`` the validation data
@@ -742,10 +734,16 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Train up to ``n_epochs`` as ``plan`` says; return how it ended and the epoch
         whose weights the model keeps, for :meth:`_warn_about`.
 
+        Then the code maps that the parameters turn on (``whiten``) are fitted on
+        X's codes: after a first fit, and after any call that completed an epoch. A
+        call that continues training and keeps none of its epochs (every one rolled
+        back: non-finite, or interrupted) leaves them as they were, with the networks.
+
         ``score``: the validation score that early stopping follows (see
         :meth:`_validation_score`; None: the training loss).
         """
         model = self._model
+        start, new = model.n_iter, model.optimizer_states is None  # None until trained
         networks = model.networks_on(device)
         optimizers = _fit_loop.make_optimizers(
             networks, model.optimizer_states, self.learning_rate_init, model.device
@@ -778,6 +776,9 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         kept = model.n_iter  # the last epoch's weights, or the best validated epoch's
         if monitor is not None and monitor.best_epoch is not None:
             kept += monitor.best_epoch - monitor.epochs
+        if new or model.n_iter > start:  # the code maps follow the networks
+            encode = partial(self._inference().encode, X)
+            model.code_maps = _scaling.fit_code_maps(self.get_params(deep=False), encode, weights)
         return outcome, kept
 
     def _warn_about(self, ending, n_epochs=None):

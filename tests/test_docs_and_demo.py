@@ -22,8 +22,9 @@ def python_blocks(path="README.md"):
 @pytest.mark.parametrize(
     "path",
     [
-        # 53 s on its own, but over 600 s late in the default suite (an interaction with
-        # an earlier test, not yet found): CI runs it with make check-readme.
+        # About 50 s (47 s at the end of the default suite, 53 s alone): CI runs it with
+        # make check-readme. (The 600 s once seen late in the suite was other jobs on
+        # the same two cores: no test leaves torch, NumPy or scikit-learn changed.)
         pytest.param("docs/user_guide.md", marks=pytest.mark.slow),
         "docs/lines_benchmark.md",
         "docs/persistence.md",

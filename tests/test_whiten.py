@@ -11,7 +11,7 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
-from skacai import ACAITransformer, _model_file, _persistence
+from skacai import ACAITransformer, _fit_loop, _model_file, _persistence
 from skacai._scaling import Whitening
 from skacai.exceptions import ModelFileError
 
@@ -79,6 +79,37 @@ def test_a_failed_call_keeps_the_whitening(X, pair):
     with pytest.raises(ValueError):
         model.partial_fit(X[:, :10])
     np.testing.assert_array_equal(model.transform(X), before)
+
+
+@pytest.mark.parametrize("call", ["partial_fit", "fit with warm_start"])
+def test_a_call_whose_epochs_all_roll_back_keeps_the_whitening(X, pair, call, monkeypatch):
+    """An epoch whose weights became non-finite is rolled back with a warning; when
+    no epoch of a continued call is kept, the model is as it was, whitening too
+    (hypothesis found partial_fit on one huge row whitening by that row)."""
+    model = pickle.loads(pickle.dumps(pair[0])).set_params(warm_start=True)
+    before, whitening = model.transform(X), model._whitening
+    monkeypatch.setattr(_fit_loop, "weights_finite", lambda networks: False)
+    train = model.partial_fit if call == "partial_fit" else model.fit
+    with pytest.warns(RuntimeWarning, match="non-finite in epoch 3; .* weights from epoch 2"):
+        train(X[:50] * 1e3)
+    assert model._whitening == whitening
+    np.testing.assert_array_equal(model.transform(X), before)
+
+
+def test_a_first_fit_whose_epochs_all_roll_back_is_whitened(X, monkeypatch):
+    """Its networks keep their initial weights, and its codes are whitened all the same."""
+    monkeypatch.setattr(_fit_loop, "weights_finite", lambda networks: False)
+    with pytest.warns(RuntimeWarning, match="weights from initialisation"):
+        model = ACAITransformer(whiten=True, **PARAMS).fit(X)
+    np.testing.assert_allclose(model.transform(X).mean(0), 0, atol=1e-9)
+
+
+def test_a_continued_call_that_keeps_an_epoch_whitens_by_its_rows(X, pair):
+    model = pickle.loads(pickle.dumps(pair[0])).set_params(warm_start=True, max_iter=1)
+    for train in (model.partial_fit, model.fit):
+        train(X[:200])
+        np.testing.assert_allclose(model.transform(X[:200]).mean(0), 0, atol=1e-9)
+        assert np.abs(model.transform(X).mean(0)).max() > 1e-3
 
 
 def test_files_and_pickles_keep_the_whitening(X, pair, tmp_path):
