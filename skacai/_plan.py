@@ -4,7 +4,11 @@
 and the training data and returns a frozen :class:`FitPlan`: the networks to build,
 the scaling, the number of epochs and how each epoch trains. ``warm_start``,
 ``partial_fit``, ``save`` and ``load`` compare the networks a plan describes with
-the fitted ones (:func:`check_same_networks`), naming what changed.
+the fitted ones (:func:`check_same_networks`), field by field (the architecture's
+``fields`` in the registry, and the user's networks), naming what changed. The rest
+of a plan may change between calls by design: the number of epochs, the batch size
+and the step's settings (a warm start with another ``adversarial_weight`` trains on
+with it); the input scaling is the first fit's.
 """
 
 from __future__ import annotations
