@@ -39,7 +39,7 @@ from skacai._networks import (
     NetworkSpec,
     meta_networks,
 )
-from skacai._validation import is_int
+from skacai._validation import is_int, user_stacklevel
 from skacai._versions import versions, warn_version_mismatch
 from skacai.exceptions import ModelFileError
 
@@ -554,9 +554,8 @@ def _optimizer_tensors(index, saved, parameters, where):
 
 
 def _rebuild(description, tensors, spec, where, own, modules, validate):
-    warn_version_mismatch(
-        f"The model in {where}", _versions(description.get("versions")), stacklevel=3
-    )
+    recorded = _versions(description.get("versions"))
+    warn_version_mismatch(f"The model in {where}", recorded, stacklevel=user_stacklevel())
     with invalid_description(where):
         params = description["params"]
         if not isinstance(params, dict):

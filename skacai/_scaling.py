@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from scipy import sparse
 
+from skacai._validation import user_stacklevel
+
 # scaling="auto" scales all features by one number when the median feature's range
 # is at least this share of the data's overall range (1.0 for MNIST's and the
 # digits' pixels; 0.002 for wine, 0.0001 for breast cancer, 0.38 for iris).
@@ -118,7 +120,7 @@ def statistics(X, scaling, weights=None):
             "match those of the same data at a larger scale. Multiply X by a constant "
             "(e.g. 1e300) first.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
     return mean, np.where(constant, 0.0, std)
 

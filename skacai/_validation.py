@@ -7,6 +7,8 @@ Every check raises a ValueError that names what was wrong and what to pass inste
 from __future__ import annotations
 
 import math
+import os
+import sys
 from decimal import Decimal
 from numbers import Integral, Real
 
@@ -292,3 +294,24 @@ def check_X_val(X_val, early_stopping, validate):
         return validate(X_val)
     except ValueError as error:
         raise ValueError(f"X_val is invalid: {error}") from error
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def user_stacklevel():
+    """``warnings.warn``'s ``stacklevel`` for the function that calls this one, such
+    that the warning points at the code that called skacai: the first frame outside
+    the package and past scikit-learn's ``_fit_context`` wrapper, which ``fit`` and
+    ``partial_fit`` run under. Counted, not written down, so that moving code between
+    skacai's modules cannot make a warning point inside them."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and _inside_skacai(frame.f_code):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _inside_skacai(code):
+    path = code.co_filename
+    in_wrapper = code.co_name == "wrapper" and path.endswith(os.path.join("sklearn", "base.py"))
+    return path.startswith(_PACKAGE) or in_wrapper

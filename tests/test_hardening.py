@@ -370,9 +370,13 @@ def test_a_tiny_column_keeps_its_own_scale_like_standard_scaler(X):
     assert model.scale_[0] < 1e-16
 
 
-def test_data_below_the_smallest_normal_float_warns(X):
-    with pytest.warns(UserWarning, match="less than the smallest normal float64"):
-        ACAITransformer(**SCALING_FIT).fit(X * 1e-310)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_data_below_the_smallest_normal_float_warns(X, method):
+    model = ACAITransformer(**SCALING_FIT)
+    with pytest.warns(UserWarning, match="less than the smallest normal float64") as record:
+        getattr(model, method)(X * 1e-310)
+    tiny = [w for w in record if "smallest normal" in str(w.message)]
+    assert tiny[0].filename == __file__  # points at the caller, not at scikit-learn
 
 
 @pytest.mark.parametrize("magnitude", [1e-5, 1.0, 1e5])

@@ -382,9 +382,10 @@ def test_other_versions_load_with_a_warning_that_names_them(fitted, tmp_path, mo
     assert description["versions"]["skacai"] == "0.0.1"
     current = _persistence.versions()
     expected = f"skacai 0.0.1 -> {current['skacai']}, torch 1.0.0 -> {current['torch']}"
-    with pytest.warns(VersionMismatchWarning, match=expected.replace("+", r"\+")):
+    with pytest.warns(VersionMismatchWarning, match=expected.replace("+", r"\+")) as record:
         loaded = ACAITransformer.load(path)
     assert_same_model(fitted, loaded)
+    assert record[0].filename == __file__  # points at the caller, not at skacai
 
 
 def test_pickles_record_versions_and_warn_on_a_mismatch(fitted, monkeypatch, recwarn):
