@@ -35,10 +35,6 @@ from skacai._validation import (
     validation_weights,
 )
 
-# Warnings from _warn_about point at the user's call: _warn_about <- fit/partial_fit
-# <- the _fit_context wrapper <- the one_writer wrapper <- the caller.
-_USER_FRAME = 5
-
 
 class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Adversarially Constrained Autoencoder Interpolation (ACAI) as a transformer.
@@ -796,7 +792,6 @@ class ACAITransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             learning_rate_init=self.learning_rate_init,
             max_iter=self.max_iter,
             n_epochs=n_epochs,
-            stacklevel=_USER_FRAME + 1,
         )
 
     def _record(self, terms, bar):

@@ -25,6 +25,7 @@ from skacai._training import (
     match_parameter_layout,
     train_epoch,
 )
+from skacai._validation import user_stacklevel
 
 # precision -> the dtype of torch.autocast in each training step (None: no autocast).
 AUTOCAST = {"float32": None, "bfloat16": torch.bfloat16}
@@ -251,14 +252,11 @@ def _training_mode(networks, settings, device):
     return context
 
 
-def warn_about(outcome, *, n_iter, kept, learning_rate_init, max_iter, n_epochs, stacklevel):
+def warn_about(outcome, *, n_iter, kept, learning_rate_init, max_iter, n_epochs):
     """Warn about how training ended (``run_epochs``'s outcome) after ``n_iter`` epochs,
-    the model keeping the weights of epoch ``kept`` (0: its initial weights).
-
-    ``stacklevel`` is ``warnings.warn``'s, counted from this function (1 is
-    this function): the caller passes the one that points at the user's call
-    of ``fit`` / ``partial_fit``.
-    """
+    the model keeping the weights of epoch ``kept`` (0: its initial weights). The
+    warnings point at the code that called ``fit`` / ``partial_fit``."""
+    stacklevel = user_stacklevel()
     kept = f"epoch {kept}" if kept else "initialisation"
     if outcome in ("interrupted", "interrupted while scoring"):
         where = (

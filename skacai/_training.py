@@ -24,6 +24,7 @@ from skacai._mlp_step import Workspace
 from skacai._networks import Networks, dropout_during, drops
 from skacai._objective import TERM_NAMES, LossTerms
 from skacai._scaling import check_sparse_float32
+from skacai._validation import user_stacklevel
 
 
 class Optimizers(NamedTuple):
@@ -362,7 +363,7 @@ class StepGraph:
                     f"Capturing the training step as a CUDA graph failed ({error}); "
                     "training goes on with the eager step (slower at small batches).",
                     RuntimeWarning,
-                    stacklevel=2,
+                    stacklevel=user_stacklevel(),
                 )
                 return run(x, alpha)
             self.graph = graph  # captured, not run: replay it for this batch

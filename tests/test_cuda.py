@@ -214,6 +214,8 @@ def test_a_failed_capture_warns_and_trains_on_eagerly(X, monkeypatch):
         raise RuntimeError("capture is not supported here")
 
     monkeypatch.setattr(torch.cuda, "graph", refuse)
-    with pytest.warns(RuntimeWarning, match="CUDA graph failed"):
+    with pytest.warns(RuntimeWarning, match="CUDA graph failed") as record:
         model = model_for("mlp", max_iter=2).fit(X)
+    capture = [w for w in record if "CUDA graph failed" in str(w.message)]
+    assert capture[0].filename == __file__  # points at the caller, not at skacai
     np.testing.assert_allclose(model.transform(X), reference.transform(X), rtol=1e-5, atol=1e-6)

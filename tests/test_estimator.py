@@ -397,8 +397,11 @@ def test_divergence_stops_training_and_keeps_the_last_finite_weights(blobs):
     model = ACAITransformer(n_components=3, warm_start=True, **SMALL).fit(blobs)
     codes = model.transform(blobs)
     model.set_params(learning_rate_init=1e12, max_iter=20)
-    with pytest.warns(RuntimeWarning, match="non-finite in epoch 5; .* from epoch 4 were kept"):
+    with pytest.warns(
+        RuntimeWarning, match="non-finite in epoch 5; .* from epoch 4 were kept"
+    ) as record:
         model.fit(blobs)
+    assert record[0].filename == __file__  # points at the caller, not at skacai
     assert model.n_iter_ == 4 and len(model.loss_curve_) == 4
     np.testing.assert_array_equal(model.transform(blobs), codes)
     # and the optimiser state was rolled back too: training resumes normally

@@ -490,7 +490,8 @@ def test_an_interrupted_warm_start_names_the_best_epoch_it_keeps(X, X_val):
     model.set_params(scoring=interrupted, max_iter=10)
     with pytest.warns(
         UserWarning, match=r"scored epoch 7; the model keeps the weights from epoch 6 "
-    ):
+    ) as record:
         model.fit(X, X_val=X_val)
+    assert record[0].filename == __file__  # points at the caller, not at skacai
     assert model.n_iter_ == 7 and model.best_validation_score_ == 1.0
     assert_same_weights(weights(model), scored[6])  # the warning's epoch 6, not epoch 7
