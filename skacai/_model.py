@@ -171,13 +171,14 @@ class FittedModel:
             setattr(model, name, attributes.pop(private, None))
         for name in (*_custom.PARTS, *_RECORD, "device"):
             setattr(model, name, attributes.pop(f"{name}_", None))
-        model.code_maps = []
+        maps = []
         for code_map in _scaling.CODE_MAPS:
-            if f"_{code_map.name}" not in attributes:  # pickled before the map existed
+            key = f"_{code_map.name}"
+            if key not in attributes:  # pickled before the map existed: fitted without it
                 attributes.setdefault(code_map.parameter, False)
-            fitted = attributes.pop(f"_{code_map.name}", None)
-            model.code_maps += [] if fitted is None else [fitted]
-        model.code_maps = tuple(model.code_maps)
+            if (fitted := attributes.pop(key, None)) is not None:
+                maps.append(fitted)
+        model.code_maps = tuple(maps)
         if isinstance(model.history, dict):
             missing = [key for key in _objective.HISTORY_KEYS if key not in model.history]
             n_epochs = len(model.loss_curve or ())
