@@ -238,7 +238,11 @@ def checked(result, method, dtype):
     if dtype == np.float32:
         hint = "float32 input is computed in float32, whose range ends near 3.4e38: pass float64"
     else:
-        hint = "bring the input closer to the training data's scale"
+        hint = (
+            "bring the input closer to the training data's scale (where the training "
+            "data themselves come near float64's largest number, 1.8e308, their own "
+            "reconstructions can overflow: divide X by a constant before fitting)"
+        )
     raise ValueError(
         f"{method} overflowed: its input lies so far outside the range of the training "
         f"data that the result would hold infinities or NaN; {hint}."

@@ -742,6 +742,25 @@ def test_inference_overflow_is_refused_for_inputs_far_below_the_training_scale(X
     assert np.isfinite(model.transform(np.full((2, N_FEATURES), 1e30, dtype=np.float32))).all()
 
 
+def test_reconstructing_training_data_near_the_float64_limit_says_what_to_do():
+    """Data near 1.8e308 (found by hypothesis): a reconstruction of the training data
+    itself can exceed it. inverse_transform refuses, and says to divide X beforehand."""
+    big = 1.62052006e308
+    X_big = np.array([[0.0, big, big, big], [big, big, big, big]])
+    model = ACAITransformer(2, hidden_layer_sizes=(8,), max_iter=2, batch_size=4, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X_big)
+    with pytest.raises(ValueError, match=r"overflowed: .* divide X by a constant before fitting"):
+        model.inverse_transform(model.transform(X_big))
+    scaled = ACAITransformer(**model.get_params())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        scaled.fit(X_big / 1e10)
+    decoded = scaled.inverse_transform(scaled.transform(X_big / 1e10))
+    assert np.isfinite(decoded).all()  # the remedy works
+
+
 def test_inference_overflow_is_refused_for_codes_far_above_the_training_scale(X):
     # Trained on values around 1e150, the model scales its outputs up by about 1e150.
     model = make_model(X * 1e150)
