@@ -180,9 +180,8 @@ class FittedModel:
                 maps.append(fitted)
         model.code_maps = tuple(maps)
         if isinstance(model.history, dict):
-            missing = [key for key in _objective.HISTORY_KEYS if key not in model.history]
-            n_epochs = len(model.loss_curve or ())
-            model.history |= {key: [float("nan")] * n_epochs for key in missing}
+            epochs = len(model.loss_curve or ())
+            model.history = _objective.with_unrecorded_terms(model.history, epochs)
         model.scaling = Scaling(attributes.pop("mean_"), attributes.pop("scale_"))
         attributes.pop("image_shape_", None)
         return model

@@ -111,7 +111,14 @@ def recorded_history(history, keys, n_epochs):
         )
     if not isinstance(history, dict) or set(history) != set(keys):
         raise TypeError("history_ is not a dict of the loss and its terms")
-    return {**history, **{k: [float("nan")] * n_epochs for k in HISTORY_KEYS if k not in keys}}
+    return with_unrecorded_terms(history, n_epochs)
+
+
+def with_unrecorded_terms(history, n_epochs):
+    """``history`` with NaN, for each of its ``n_epochs`` epochs, under every key of
+    :data:`HISTORY_KEYS` it lacks (a term added after it was recorded)."""
+    missing = [key for key in HISTORY_KEYS if key not in history]
+    return {**history, **{key: [float("nan")] * n_epochs for key in missing}}
 
 
 def squared_errors(x, x_hat):

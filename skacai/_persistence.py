@@ -127,7 +127,7 @@ def _describe(saved):
             tensors[f"{name}.{key}"] = _unshared(tensor, stored)
     tensors["mean_"] = torch.from_numpy(np.asarray(fitted["mean"], dtype=np.float64))
     tensors["scale_"] = torch.from_numpy(np.asarray(fitted["scale"], dtype=np.float64))
-    state |= {m.flag: model.code_map(m.name) is not None for m in _scaling.CODE_MAPS}
+    state |= {m.flag: m.name in fitted["code_maps"] for m in _scaling.CODE_MAPS}
     for arrays in fitted["code_maps"].values():
         tensors |= {key: torch.from_numpy(array) for key, array in arrays.items()}
     state["optimizers"] = None
@@ -677,13 +677,15 @@ def _check_fitted_state(state, spec, where):
 
 
 def _code_maps(state, tensors, where):
-    """The saved code maps (those whose flag is true) as ``_scaling.code_maps_state``."""
+    """The saved code maps (those whose flag is true) as ``_scaling.code_maps_state``,
+    checked by building them (``code_maps_from_state``)."""
     on = [code_map for code_map in _scaling.CODE_MAPS if state.get(code_map.flag)]
     saved = {m.name: {n: tensors[n].numpy() for n, _ in m.shapes(0)} for m in on}
     try:
-        return _scaling.code_maps_state(_scaling.code_maps_from_state(saved))
+        _scaling.code_maps_from_state(saved)
     except ValueError as error:
         raise _invalid(where, str(error)) from None
+    return saved
 
 
 def _restore_fitted_state(params, state, tensors, spec, where, modules):

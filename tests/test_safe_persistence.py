@@ -286,6 +286,15 @@ def test_a_file_from_before_history_keys_were_recorded_loads(fitted, X, tmp_path
     np.testing.assert_array_equal(loaded.transform(X), fitted.transform(X))
 
 
+def assert_sharpness_unrecorded(loaded, fitted):
+    """``loaded``'s history: ``fitted``'s, and NaN for each epoch of "sharpness", a
+    term the objective gained after ``fitted`` was written."""
+    assert set(loaded.history_) == {*fitted.history_, "sharpness"}
+    assert np.isnan(loaded.history_["sharpness"]).all()
+    assert len(loaded.history_["sharpness"]) == fitted.n_iter_
+    assert {k: v for k, v in loaded.history_.items() if k != "sharpness"} == fitted.history_
+
+
 @pytest.mark.parametrize("recorded", [True, False], ids=["history-keys", "no-history-keys"])
 def test_a_file_from_before_a_new_loss_term_loads_with_the_term_unrecorded(
     fitted, tmp_path, monkeypatch, recorded
@@ -298,10 +307,7 @@ def test_a_file_from_before_a_new_loss_term_loads_with_the_term_unrecorded(
     path = written(tmp_path / "before.skacai", description, tensors)
     monkeypatch.setattr(_objective, "HISTORY_KEYS", (*_objective.HISTORY_KEYS, "sharpness"))
     loaded = ACAITransformer.load(path)
-    assert set(loaded.history_) == {*fitted.history_, "sharpness"}
-    assert np.isnan(loaded.history_["sharpness"]).all()
-    assert len(loaded.history_["sharpness"]) == fitted.n_iter_
-    assert {k: v for k, v in loaded.history_.items() if k != "sharpness"} == fitted.history_
+    assert_sharpness_unrecorded(loaded, fitted)
 
 
 def test_a_pickle_from_before_a_new_loss_term_loads_with_the_term_unrecorded(fitted, monkeypatch):
@@ -309,10 +315,7 @@ def test_a_pickle_from_before_a_new_loss_term_loads_with_the_term_unrecorded(fit
     pickled = pickle.dumps(fitted)
     monkeypatch.setattr(_objective, "HISTORY_KEYS", (*_objective.HISTORY_KEYS, "sharpness"))
     loaded = pickle.loads(pickled)
-    assert set(loaded.history_) == {*fitted.history_, "sharpness"}
-    assert np.isnan(loaded.history_["sharpness"]).all()
-    assert len(loaded.history_["sharpness"]) == fitted.n_iter_
-    assert {k: v for k, v in loaded.history_.items() if k != "sharpness"} == fitted.history_
+    assert_sharpness_unrecorded(loaded, fitted)
 
 
 def newer_term(description):
